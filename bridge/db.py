@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from flask.cli import AppGroup
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
@@ -139,7 +140,7 @@ def table_names(engine: Engine) -> set[str]:
     return set(inspect(engine).get_table_names())
 
 
-@click.group("db")
+@click.group("db", cls=AppGroup)
 def db_group() -> None:
     """Database schema commands."""
 

@@ -82,6 +82,11 @@ class FhirJsonCodec:
         return json.dumps(model_to_dict(model), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+    def parse_for_validation(self, data: bytes) -> tuple[Any, list[Issue]]:
+        """JSON only: structural checks are left to the validators so that *every* issue is reported."""
+        return load_json(data), []
+
+
 class FhirPassthroughMapper:
     """FHIR is the pivot: to/from FHIR is the identity."""
 
@@ -100,10 +105,15 @@ class FhirStructureValidator:
     def validate(self, doc: Any, ctx: MapContext) -> Outcome:
         if isinstance(doc, Resource):
             return Outcome()
+        if not isinstance(doc, dict) or not isinstance(doc.get("resourceType"), str):
+            return Outcome.of(Issue.error("structure", "not a FHIR resource (no resourceType)", message_id="GW-1203"))
         try:
-            model_from_dict(doc)
-        except DecodeError as exc:
-            return Outcome.of(
-                Issue.error("structure", exc.message, expression=(exc.location,) if exc.location else ())
-            )
+            model_class = get_fhir_model_class(doc["resourceType"])
+        except KeyError:
+            msg = f"unknown resourceType {doc['resourceType']!r}"
+            return Outcome.of(Issue.error("structure", msg, expression="resourceType", message_id="GW-1204"))
+        try:
+            model_class.model_validate(doc)
+        except ValidationError as exc:
+            return Outcome(validation_issues(doc["resourceType"], exc))
         return Outcome()
