@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from satusehat_payloads import ORG, base, concept, encounter
 
 from adapters.base import MapContext
 from adapters.satusehat import RULES, SatusehatValidator
 from adapters.satusehat.rules import RULES_BY_ID
+from tests.satusehat.satusehat_payloads import ORG, base, concept, encounter
 
 Mutation = Callable[[dict[str, Any]], None]
 
