@@ -1,0 +1,600 @@
+"""The FHIR terminology operations over a :class:`Workspace`: Parameters in, FHIR JSON out.
+
+No I/O here: the workspace gives access to stored and inline resources.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from terminology.codesystem import CodeSystemIndex, Concept, prop_value_key
+from terminology.errors import TxError, invalid, make_issue, not_found
+from terminology.expand import Entry, ExpandOptions, Expander, canonical, nest, unknown_system
+from terminology.params import Params, out
+from terminology.workspace import Workspace, split_canonical
+
+PREFERRED_FOR_LANGUAGE = {
+    "system": "http://terminology.hl7.org/CodeSystem/hl7TermMaintInfra",
+    "code": "preferredForLanguage",
+    "display": "Preferred For Language",
+}
+EXPANSION_PROPERTY_EXT = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.property"
+CONTAINS_PROPERTY_EXT = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.contains.property"
+DEFAULT_LIMIT = 10000
+ECHO_PARAMS = ("activeOnly", "includeDesignations", "includeDefinition", "excludeNested", "displayLanguage",
+               "count", "offset", "filter", "excludeNotForUI", "excludePostCoordinated")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+# ------------------------------------------------------------------------------------------------
+# $lookup
+# ------------------------------------------------------------------------------------------------
+def lookup(ws: Workspace, params: Params) -> dict[str, Any]:
+    system, code, version = _code_input(params, "system", "code", "version", "coding")
+    if not system or not code:
+        raise invalid("$lookup needs system and code (or coding)", message_id="GW-3002")
+    cs = ws.code_system(system, version)
+    if cs is None:
+        raise unknown_system(system, version, ws.code_system_versions(system))
+    supplements = params.strs("useSupplement")
+    if supplements:
+        cs = ws.with_supplements(cs, supplements)
+    concept = cs.get(code)
+    if concept is None:
+        raise not_found(f"Unknown code '{code}' in the CodeSystem '{cs.url}' version '{cs.version}'",
+                        message_id="Unknown_Code_in_Version", expression=["code"])
+    wanted = set(params.strs("property")) or {"*"}
+    result: list[dict[str, Any]] = [
+        {"name": "code", "valueCode": concept.code},
+        {"name": "system", "valueUri": cs.url},
+        {"name": "name", "valueString": cs.name},
+        {"name": "display", "valueString": concept.display or concept.code},
+        {"name": "abstract", "valueBoolean": concept.abstract},
+    ]
+    if cs.version:
+        result.append({"name": "version", "valueString": cs.version})
+    if concept.definition:
+        result.append({"name": "definition", "valueString": concept.definition})
+    result.extend(_lookup_designations(cs, concept))
+    result.extend(_lookup_properties(cs, concept, wanted))
+    result.extend({"name": "used-supplement", "valueCanonical": _supp_canonical(ws, s)} for s in supplements)
+    return out(result)
+
+
+def _supp_canonical(ws: Workspace, ref: str) -> str:
+    found = ws.supplement(ref)
+    return canonical(found) if found else ref
+
+
+def _lookup_designations(cs: CodeSystemIndex, concept: Concept) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if concept.display and cs.language:
+        found.append({"name": "designation", "part": [
+            {"name": "language", "valueCode": cs.language},
+            {"name": "use", "valueCoding": PREFERRED_FOR_LANGUAGE},
+            {"name": "value", "valueString": concept.display}]})
+    for des in concept.designations:
+        parts: list[dict[str, Any]] = []
+        if des.get("language"):
+            parts.append({"name": "language", "valueCode": des["language"]})
+        if des.get("use"):
+            parts.append({"name": "use", "valueCoding": des["use"]})
+        parts.append({"name": "value", "valueString": des.get("value", "")})
+        found.append({"name": "designation", "part": parts})
+    return found
+
+
+def _lookup_properties(cs: CodeSystemIndex, concept: Concept, wanted: set[str]) -> list[dict[str, Any]]:
+    def want(name: str) -> bool:
+        return "*" in wanted or name in wanted
+
+    props: list[dict[str, Any]] = []
+    for parent in concept.parents if want("parent") else []:
+        props.append(_prop_part("parent", {"valueCode": parent}, cs.concepts[parent].display))
+    for child in concept.children if want("child") else []:
+        props.append(_prop_part("child", {"valueCode": child}, cs.concepts[child].display))
+    if want("inactive"):
+        props.append(_prop_part("inactive", {"valueBoolean": concept.inactive}, None))
+    for prop in concept.properties:
+        name = prop.get("code")
+        key = prop_value_key(prop)
+        if name and key and want(name) and name not in ("parent", "child", "inactive"):
+            props.append(_prop_part(name, {key: prop[key]}, None))
+    return props
+
+
+def _prop_part(code: str, value: dict[str, Any], description: str | None) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = [{"name": "code", "valueCode": code}, {"name": "value", **value}]
+    if description:
+        parts.append({"name": "description", "valueString": description})
+    return {"name": "property", "part": parts}
+
+
+def _code_input(params: Params, system_name: str, code_name: str, version_name: str,
+                coding_name: str) -> tuple[str | None, str | None, str | None]:
+    coding = params.coding(coding_name)
+    if coding is not None:
+        return coding.get("system"), coding.get("code"), coding.get("version")
+    return params.str(system_name), params.str(code_name), params.str(version_name)
+
+
+# ------------------------------------------------------------------------------------------------
+# $subsumes
+# ------------------------------------------------------------------------------------------------
+def subsumes(ws: Workspace, params: Params) -> dict[str, Any]:
+    system, code_a, version = _code_input(params, "system", "codeA", "version", "codingA")
+    system_b, code_b, _ = _code_input(params, "system", "codeB", "version", "codingB")
+    if not system or not code_a or not code_b:
+        raise invalid("$subsumes needs system, codeA and codeB (or codingA and codingB)")
+    if system_b and system_b != system:
+        raise invalid("codingA and codingB must have the same system")
+    cs = ws.code_system(system, version)
+    if cs is None:
+        raise unknown_system(system, version, ws.code_system_versions(system))
+    for code in (code_a, code_b):
+        if cs.get(code) is None:
+            raise not_found(f"Unknown code '{code}' in the CodeSystem '{cs.url}' version '{cs.version}'",
+                            message_id="Unknown_Code_in_Version")
+    a, b = cs.get(code_a), cs.get(code_b)
+    assert a is not None and b is not None
+    return out([{"name": "outcome", "valueCode": cs.subsumes(a.code, b.code)}])
+
+
+# ------------------------------------------------------------------------------------------------
+# $expand
+# ------------------------------------------------------------------------------------------------
+def _canonical_map(params: Params, name: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for ref in params.strs(name):
+        url, version = split_canonical(ref)
+        if version:
+            result[url] = version
+    return result
+
+
+def expand_options(params: Params, limit: int = DEFAULT_LIMIT) -> ExpandOptions:
+    return ExpandOptions(
+        active_only=bool(params.bool("activeOnly", False)),
+        include_designations=bool(params.bool("includeDesignations", False)),
+        include_definition=bool(params.bool("includeDefinition", False)),
+        exclude_nested=bool(params.bool("excludeNested", False)),
+        properties=params.strs("property"),
+        display_language=params.str("displayLanguage"),
+        designations=params.strs("designation"),
+        system_version=_canonical_map(params, "system-version"),
+        check_system_version=_canonical_map(params, "check-system-version"),
+        force_system_version=_canonical_map(params, "force-system-version"),
+        default_vs_version=_canonical_map(params, "default-valueset-version"),
+        limit=limit,
+        text_filter=params.str("filter"),
+    )
+
+
+def resolve_value_set(ws: Workspace, params: Params, url_name: str = "url") -> dict[str, Any]:
+    inline = params.resource("valueSet")
+    if inline is not None:
+        if inline.get("resourceType") != "ValueSet":
+            raise invalid("parameter 'valueSet' must be a ValueSet")
+        return inline
+    ref = params.str(url_name, "context")
+    if not ref:
+        raise invalid("a value set is required: give url or valueSet", message_id="GW-3003")
+    url, version = split_canonical(ref)
+    version = params.str("valueSetVersion") or version
+    if version is None:
+        version = _canonical_map(params, "default-valueset-version").get(url)
+    vs = ws.value_set(url, version)
+    if vs is None:
+        label = f"{url}|{version}" if version else url
+        raise TxError("GW-3404", f"A definition for the value Set '{label}' could not be found", status=404,
+                      issue_code="not-found", tx_type="not-found", message_id="Unable_to_resolve_value_Set_")
+    return vs
+
+
+def expand(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+    vs = resolve_value_set(ws, params)
+    options = expand_options(params, limit)
+    expander = Expander(ws, options)
+    expansion = expander.expand(vs)
+    entries = list(expansion.entries.values())
+    if options.text_filter:
+        entries = [e for e in entries if _matches_text(e, options.text_filter)]
+    count = params.int("count")
+    offset = params.int("offset", 0) or 0
+    if count is None and len(entries) > limit:
+        raise TxError("GW-3021", f"The value set '{canonical(vs)}' expansion has too many codes to display "
+                      f"({len(entries)} > {limit})", status=422, issue_code="too-costly", tx_type=None,
+                      message_id="VALUESET_TOO_COSTLY",
+                      diagnostics="use count/offset paging or a filter")
+    total = len(entries)
+    nested = not options.exclude_nested and count is None and not offset and not options.text_filter
+    shown = entries[offset: offset + count] if count is not None else entries[offset:]
+    contains = nest(shown) if nested else shown
+    return _expanded_value_set(vs, expansion.used, params, options, contains, total, offset)
+
+
+def _matches_text(entry: Entry, text: str) -> bool:
+    words = [w for w in text.lower().split() if w]
+    haystack = " ".join([entry.code, entry.display or ""]).lower().replace("-", " ").split()
+    return all(any(h.startswith(w) for h in haystack) for w in words)
+
+
+def _expanded_value_set(vs: dict[str, Any], used: dict[str, CodeSystemIndex], params: Params,
+                        options: ExpandOptions, contains: list[Entry], total: int, offset: int) -> dict[str, Any]:
+    result = {k: v for k, v in vs.items() if k not in ("expansion", "text")}
+    result.setdefault("id", str(uuid.uuid4()))
+    parameters: list[dict[str, Any]] = []
+    for entry in params.entries:
+        if entry.get("name") in ECHO_PARAMS:
+            parameters.append({k: v for k, v in entry.items() if k != "name"} | {"name": entry["name"]})
+    for cs in used.values():
+        parameters.append({"name": "used-codesystem", "valueUri": cs.canonical})
+    for name in ("system-version", "check-system-version", "force-system-version"):
+        parameters.extend({"name": name, "valueUri": v} for v in params.strs(name))
+    expansion: dict[str, Any] = {
+        "identifier": f"urn:uuid:{uuid.uuid4()}",
+        "timestamp": _now(),
+        "total": total,
+        "offset": offset,
+        "parameter": _normalise_echo(parameters),
+    }
+    props = _requested_properties(options, used)
+    if props:
+        expansion["extension"] = [
+            {"url": EXPANSION_PROPERTY_EXT, "extension": [{"url": "code", "valueCode": code},
+                                                          {"url": "uri", "valueUri": uri}]}
+            for code, uri in props
+        ]
+    if contains:
+        expansion["contains"] = [_contains(e, options, [c for c, _ in props]) for e in contains]
+    result["expansion"] = expansion
+    return result
+
+
+def _normalise_echo(parameters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Echo booleans/integers with their FHIR types even when they came as GET strings."""
+    fixed: list[dict[str, Any]] = []
+    for param in parameters:
+        name = param["name"]
+        raw = next((v for k, v in param.items() if k.startswith("value")), None)
+        if name in ("count", "offset") and raw is not None:
+            fixed.append({"name": name, "valueInteger": int(raw)})
+        elif name in ("activeOnly", "includeDesignations", "includeDefinition", "excludeNested",
+                      "excludeNotForUI", "excludePostCoordinated") and raw is not None:
+            fixed.append({"name": name, "valueBoolean": raw is True or str(raw).lower() == "true"})
+        elif name in ("filter", "displayLanguage") and raw is not None:
+            fixed.append({"name": name, ("valueString" if name == "filter" else "valueCode"): str(raw)})
+        else:
+            fixed.append(param)
+    return fixed
+
+
+def _requested_properties(options: ExpandOptions, used: dict[str, CodeSystemIndex]) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for code in options.properties:
+        uri = next((cs.property_uri(code) for cs in used.values() if cs.property_uri(code)), None)
+        found.append((code, uri or code))
+    return found
+
+
+def _contains(entry: Entry, options: ExpandOptions, props: list[str]) -> dict[str, Any]:
+    item: dict[str, Any] = {"system": entry.system}
+    if entry.version:
+        item["version"] = entry.version
+    item["code"] = entry.code
+    display = _display_for(entry, options.display_language)
+    if display:
+        item["display"] = display
+    if entry.abstract:
+        item["abstract"] = True
+    if entry.inactive:
+        item["inactive"] = True
+    concept = entry.concept
+    if options.include_designations and concept is not None:
+        designations = [*entry.vs_designations, *concept.designations]
+        if designations:
+            item["designation"] = designations
+    ext = _contains_property_ext(entry, props)
+    if ext:
+        item["extension"] = ext
+    if entry.contains:
+        item["contains"] = [_contains(child, options, props) for child in entry.contains]
+    return item
+
+
+def _display_for(entry: Entry, language: str | None) -> str | None:
+    if language and entry.concept is not None and entry.cs is not None:
+        cs_lang = (entry.cs.language or "").lower()
+        if not cs_lang or not language.lower().startswith(cs_lang.split("-")[0]):
+            for des in [*entry.vs_designations, *entry.concept.designations]:
+                if str(des.get("language", "")).lower().startswith(language.lower().split("-")[0]):
+                    return str(des.get("value"))
+    return entry.display
+
+
+def _contains_property_ext(entry: Entry, props: list[str]) -> list[dict[str, Any]]:
+    if not props or entry.concept is None:
+        return []
+    result: list[dict[str, Any]] = []
+    for code in props:
+        for value in _property_values(entry.concept, code):
+            result.append({"url": CONTAINS_PROPERTY_EXT,
+                           "extension": [{"url": "code", "valueCode": code}, {"url": "value", **value}]})
+    return result
+
+
+def _property_values(concept: Concept, code: str) -> list[dict[str, Any]]:
+    if code == "definition":
+        return [{"valueString": concept.definition}] if concept.definition else []
+    if code == "parent":
+        return [{"valueCode": p} for p in concept.parents]
+    if code == "child":
+        return [{"valueCode": c} for c in concept.children]
+    if code == "inactive":
+        return [{"valueBoolean": concept.inactive}]
+    found: list[dict[str, Any]] = []
+    for prop in concept.properties:
+        key = prop_value_key(prop)
+        if prop.get("code") == code and key:
+            found.append({key: prop[key]})
+    return found
+
+
+# ------------------------------------------------------------------------------------------------
+# $validate-code (CodeSystem and ValueSet)
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class Check:
+    """The evaluation of one coding."""
+
+    system: str | None
+    code: str | None
+    version: str | None = None
+    display: str | None = None
+    cs: CodeSystemIndex | None = None
+    concept: Concept | None = None
+    issues: list[dict[str, Any]] = field(default_factory=list)
+    unknown_system: str | None = None
+    ok: bool = True
+
+
+def validate_code_cs(ws: Workspace, params: Params) -> dict[str, Any]:
+    inline = params.resource("codeSystem")
+    if inline is not None:
+        ws.add(inline)
+    codings, path = _validation_codings(params, "url")
+    checks = [_check_coding(ws, c, p, params) for c, p in zip(codings, path, strict=True)]
+    return _validation_result(checks, None, params)
+
+
+def validate_code_vs(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+    vs = resolve_value_set(ws, params)
+    codings, paths = _validation_codings(params, "system")
+    expander = Expander(ws, expand_options(params, limit))
+    members = expander.expand(vs).entries
+    checks: list[Check] = []
+    for coding, path in zip(codings, paths, strict=True):
+        check = _check_coding(ws, coding, path, params)
+        _check_membership(check, members, vs, path, bool(params.bool("activeOnly", False)))
+        checks.append(check)
+    return _validation_result(checks, vs, params)
+
+
+def _validation_codings(params: Params, system_name: str) -> tuple[list[dict[str, Any]], list[str]]:
+    concept = params.codeable("codeableConcept")
+    if concept is not None:
+        codings = [c for c in concept.get("coding", []) if isinstance(c, dict)]
+        return codings, [f"CodeableConcept.coding[{i}]" for i in range(len(codings))]
+    coding = params.coding("coding")
+    if coding is not None:
+        return [coding], ["Coding"]
+    code = params.str("code")
+    if code is None:
+        raise invalid("$validate-code needs code, coding or codeableConcept", message_id="GW-3004")
+    system = params.str(system_name) if system_name != "url" else params.str("url", "system")
+    return [{"system": system, "code": code, "version": params.str("systemVersion", "version"),
+             "display": params.str("display")}], [""]
+
+
+def _expr(path: str, leaf: str) -> str:
+    return f"{path}.{leaf}" if path else leaf
+
+
+def _check_coding(ws: Workspace, coding: dict[str, Any], path: str, params: Params) -> Check:
+    check = Check(coding.get("system"), coding.get("code"), coding.get("version"), coding.get("display"))
+    if not check.system:
+        return check
+    cs = ws.code_system(check.system, check.version)
+    if cs is None:
+        check.ok = False
+        check.unknown_system = check.system
+        err = unknown_system(check.system, check.version, ws.code_system_versions(check.system))
+        check.issues.append(make_issue("error", "not-found", err.message, tx_type="not-found",
+                                       message_id=err.message_id, expression=[_expr(path, "system")]))
+        return check
+    check.cs = cs
+    concept = cs.get(check.code or "")
+    if concept is None:
+        check.ok = False
+        check.issues.append(make_issue(
+            "error", "code-invalid",
+            f"Unknown code '{check.code}' in the CodeSystem '{cs.url}' version '{cs.version}'",
+            tx_type="invalid-code", message_id="Unknown_Code_in_Version", expression=[_expr(path, "code")]))
+        return check
+    check.concept = concept
+    _check_display(check, path, params)
+    return check
+
+
+def _check_display(check: Check, path: str, params: Params) -> None:
+    concept = check.concept
+    if concept is None or check.display is None:
+        return
+    valid = [concept.display, *(d.get("value") for d in concept.designations)]
+    if check.display in valid:
+        return
+    if any(v and v.lower() == check.display.lower() for v in valid):
+        return
+    lenient = bool(params.bool("lenient-display-validation", False))
+    check.issues.append(make_issue(
+        "warning" if lenient else "error", "invalid",
+        f"Wrong Display Name '{check.display}' for {check.system}#{check.code}. "
+        f"Valid display is '{concept.display}'",
+        tx_type="invalid-display", message_id="Display_Name_for__should_be_one_of__instead_of",
+        expression=[_expr(path, "display")]))
+    if not lenient:
+        check.ok = False
+
+
+def _check_membership(check: Check, members: dict[tuple[str, str], Entry], vs: dict[str, Any], path: str,
+                      active_only: bool) -> None:
+    if check.unknown_system:
+        return
+    key = (check.system or "", check.concept.code if check.concept else check.code or "")
+    entry = members.get(key)
+    if entry is not None and active_only and entry.inactive:
+        entry = None
+    if entry is None:
+        check.ok = False
+        check.issues.insert(0, make_issue(
+            "error", "code-invalid",
+            f"The provided code '{check.system}#{check.code}' was not found in the value set '{canonical(vs)}'",
+            tx_type="not-in-vs", message_id="None_of_the_provided_codes_are_in_the_value_set_one",
+            expression=[_expr(path, "code")]))
+
+
+def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: Params) -> dict[str, Any]:
+    good = next((c for c in checks if c.ok), None)
+    main = good or (checks[0] if checks else Check(None, None))
+    result: list[dict[str, Any]] = [{"name": "result", "valueBoolean": good is not None}]
+    if main.code:
+        result.append({"name": "code", "valueCode": main.concept.code if main.concept else main.code})
+    if main.system:
+        result.append({"name": "system", "valueUri": main.system})
+    if main.cs is not None and main.cs.version:
+        result.append({"name": "version", "valueString": main.cs.version})
+    if main.concept is not None and main.concept.display:
+        result.append({"name": "display", "valueString": main.concept.display})
+    if main.concept is not None and main.concept.inactive:
+        result.append({"name": "inactive", "valueBoolean": True})
+    issues = [i for c in checks for i in c.issues]
+    if issues:
+        messages = [i["details"]["text"] for i in issues if i["severity"] in ("error", "warning")]
+        result.append({"name": "message", "valueString": "; ".join(messages)})
+        result.append({"name": "issues", "resource": {"resourceType": "OperationOutcome", "issue": issues}})
+    for check in checks:
+        if check.unknown_system:
+            result.append({"name": "x-caused-by-unknown-system", "valueCanonical": check.unknown_system})
+    return out(result)
+
+
+# ------------------------------------------------------------------------------------------------
+# $translate
+# ------------------------------------------------------------------------------------------------
+R5_TO_R4 = {
+    "related-to": "relatedto",
+    "equivalent": "equivalent",
+    "source-is-narrower-than-target": "wider",
+    "source-is-broader-than-target": "narrower",
+    "not-related-to": "disjoint",
+}
+R4_TO_R5 = {
+    "relatedto": "related-to", "equivalent": "equivalent", "equal": "equivalent", "wider": "source-is-narrower-than-target",
+    "subsumes": "source-is-narrower-than-target", "narrower": "source-is-broader-than-target",
+    "specializes": "source-is-broader-than-target", "inexact": "related-to", "unmatched": "not-related-to",
+    "disjoint": "not-related-to",
+}
+
+
+def translate(ws: Workspace, params: Params) -> dict[str, Any]:
+    reverse = bool(params.bool("reverse", False))
+    system, code, _ = _code_input(params, "system", "code", "version", "coding")
+    if params.has("sourceCode", "sourceCoding"):
+        system, code, _ = _code_input(params, "sourceSystem", "sourceCode", "version", "sourceCoding")
+    target_system = params.str("targetsystem", "targetSystem")
+    if params.has("targetCode", "targetCoding"):
+        reverse = True
+        target_system, code, _ = _code_input(params, "targetSystem", "targetCode", "version", "targetCoding")
+        system = params.str("sourceSystem", "system")
+        system, target_system = target_system, system
+    concept = params.codeable("codeableConcept") or params.codeable("sourceCodeableConcept")
+    if concept and concept.get("coding"):
+        first = concept["coding"][0]
+        system, code = first.get("system"), first.get("code")
+    if not code:
+        raise invalid("$translate needs a code (code+system, coding or codeableConcept)", message_id="GW-3005")
+    maps = _candidate_maps(ws, params)
+    matches: list[dict[str, Any]] = []
+    for cmap in maps:
+        matches.extend(_translate_with(cmap, system, code, target_system, reverse))
+    ok = any(m["_eq"] not in ("unmatched", "disjoint") for m in matches)
+    result: list[dict[str, Any]] = [{"name": "result", "valueBoolean": ok}]
+    if not matches:
+        result.append({"name": "message", "valueString": f"No translations found for {system}#{code}"})
+    for match in matches:
+        match.pop("_eq")
+        result.append(match)
+    return out(result)
+
+
+def _candidate_maps(ws: Workspace, params: Params) -> list[dict[str, Any]]:
+    inline = params.resource("conceptMap")
+    if inline is not None:
+        return [inline]
+    url = params.str("url")
+    version = params.str("conceptMapVersion")
+    maps = ws.concept_maps()
+    if url:
+        url, pinned = split_canonical(url)
+        version = version or pinned
+        maps = [m for m in maps if m.get("url") == url and (version is None or m.get("version") == version)]
+        if not maps:
+            raise not_found(f"Unknown ConceptMap '{url}'")
+    return maps
+
+
+def _translate_with(cmap: dict[str, Any], system: str | None, code: str, target_system: str | None,
+                    reverse: bool) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for group in cmap.get("group", []):
+        source, target = group.get("source"), group.get("target")
+        if reverse:
+            source, target = target, source
+        if system and source and system != source:
+            continue
+        if target_system and target and target_system != target:
+            continue
+        for element in group.get("element", []):
+            for tgt in element.get("target", []):
+                src_code, dst_code = (tgt.get("code"), element.get("code")) if reverse else (element.get("code"),
+                                                                                           tgt.get("code"))
+                dst_display = element.get("display") if reverse else tgt.get("display")
+                if src_code == code:
+                    found.append(_match(cmap, target, dst_code, dst_display, tgt))
+    return found
+
+
+def _match(cmap: dict[str, Any], system: str | None, code: str | None, display: str | None,
+           tgt: dict[str, Any]) -> dict[str, Any]:
+    equivalence = tgt.get("equivalence") or R5_TO_R4.get(tgt.get("relationship", ""), "relatedto")
+    relationship = tgt.get("relationship") or R4_TO_R5.get(equivalence, "related-to")
+    coding: dict[str, Any] = {"system": system, "code": code}
+    if display:
+        coding["display"] = display
+    parts: list[dict[str, Any]] = [
+        {"name": "equivalence", "valueCode": equivalence},
+        {"name": "relationship", "valueCode": relationship},
+        {"name": "concept", "valueCoding": coding},
+        {"name": "originMap", "valueCanonical": canonical(cmap)},
+    ]
+    for product in tgt.get("product", []):
+        parts.append({"name": "product", "part": [
+            {"name": "element", "valueUri": product.get("property")},
+            {"name": "concept", "valueCoding": {"system": product.get("system"), "code": product.get("value")}}]})
+    return {"name": "match", "part": parts, "_eq": equivalence}
