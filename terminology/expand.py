@@ -55,6 +55,7 @@ class Entry:
     concept: Concept | None
     cs: CodeSystemIndex | None
     vs_designations: list[dict[str, Any]] = field(default_factory=list)
+    show_version: bool = False
     contains: list[Entry] = field(default_factory=list)
 
     @property

@@ -25,7 +25,7 @@ EXPANSION_PROPERTY_EXT = "http://hl7.org/fhir/5.0/StructureDefinition/extension-
 CONTAINS_PROPERTY_EXT = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.contains.property"
 DEFAULT_LIMIT = 10000
 ECHO_PARAMS = ("activeOnly", "includeDesignations", "includeDefinition", "excludeNested", "displayLanguage",
-               "count", "offset", "filter", "excludeNotForUI", "excludePostCoordinated")
+               "count", "offset", "filter", "excludeNotForUI", "excludePostCoordinated", "designation")
 
 
 def _now() -> str:
@@ -241,9 +241,10 @@ def _expanded_value_set(vs: dict[str, Any], used: dict[str, CodeSystemIndex], pa
         "identifier": f"urn:uuid:{uuid.uuid4()}",
         "timestamp": _now(),
         "total": total,
-        "offset": offset,
         "parameter": _normalise_echo(parameters),
     }
+    if params.has("offset"):
+        expansion["offset"] = offset
     props = _requested_properties(options, used)
     if props:
         expansion["extension"] = [
@@ -285,7 +286,7 @@ def _requested_properties(options: ExpandOptions, used: dict[str, CodeSystemInde
 
 def _contains(entry: Entry, options: ExpandOptions, props: list[str]) -> dict[str, Any]:
     item: dict[str, Any] = {"system": entry.system}
-    if entry.version:
+    if entry.show_version and entry.version:
         item["version"] = entry.version
     item["code"] = entry.code
     display = _display_for(entry, options.display_language)
@@ -428,6 +429,13 @@ def _check_coding(ws: Workspace, coding: dict[str, Any], path: str, params: Para
             tx_type="invalid-code", message_id="Unknown_Code_in_Version", expression=[_expr(path, "code")]))
         return check
     check.concept = concept
+    if concept.inactive:
+        status = concept.status if concept.status and concept.status.lower() != "inactive" else None
+        text = f"{status} and inactive" if status else "inactive"
+        check.issues.append(make_issue(
+            "warning", "business-rule",
+            f"The concept '{concept.code}' has a status of {text} and its use should be reviewed",
+            tx_type="code-comment", message_id="INACTIVE_CONCEPT_FOUND", expression=[path or "code"]))
     _check_display(check, path, params)
     return check
 
@@ -459,13 +467,18 @@ def _check_membership(check: Check, members: dict[tuple[str, str], Entry], vs: d
     key = (check.system or "", check.concept.code if check.concept else check.code or "")
     entry = members.get(key)
     if entry is not None and active_only and entry.inactive:
+        check.issues.append(make_issue(
+            "error", "business-rule", f"The concept '{check.code}' is valid but is not active",
+            tx_type="code-rule", message_id="STATUS_CODE_WARNING_CODE", expression=[_expr(path, "code")]))
         entry = None
     if entry is None:
         check.ok = False
-        check.issues.insert(0, make_issue(
-            "error", "code-invalid",
-            f"The provided code '{check.system}#{check.code}' was not found in the value set '{canonical(vs)}'",
-            tx_type="not-in-vs", message_id="None_of_the_provided_codes_are_in_the_value_set_one",
+        in_cc = path.startswith("CodeableConcept")
+        check.issues.append(make_issue(
+            "information" if in_cc else "error", "code-invalid",
+            f"The provided code '{check.system or ''}#{check.code}' was not found in the value set '{canonical(vs)}'",
+            tx_type="this-code-not-in-vs" if in_cc else "not-in-vs",
+            message_id="None_of_the_provided_codes_are_in_the_value_set_one",
             expression=[_expr(path, "code")]))
 
 
@@ -473,6 +486,16 @@ def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: P
     good = next((c for c in checks if c.ok), None)
     main = good or (checks[0] if checks else Check(None, None))
     result: list[dict[str, Any]] = [{"name": "result", "valueBoolean": good is not None}]
+    extra_issues: list[dict[str, Any]] = []
+    codeable = params.codeable("codeableConcept")
+    if codeable is not None:
+        result.append({"name": "codeableConcept", "valueCodeableConcept": codeable})
+        if good is None:
+            main = Check(None, None)
+            if vs is not None:
+                extra_issues.append(make_issue(
+                    "error", "code-invalid", f"No valid coding was found for the value set '{canonical(vs)}'",
+                    tx_type="not-in-vs", message_id="TX_GENERAL_CC_ERROR_MESSAGE"))
     if main.code:
         result.append({"name": "code", "valueCode": main.concept.code if main.concept else main.code})
     if main.system:
@@ -483,10 +506,13 @@ def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: P
         result.append({"name": "display", "valueString": main.concept.display})
     if main.concept is not None and main.concept.inactive:
         result.append({"name": "inactive", "valueBoolean": True})
-    issues = [i for c in checks for i in c.issues]
+        if main.concept.status:
+            result.append({"name": "status", "valueCode": main.concept.status})
+    issues = [*extra_issues, *(i for c in checks for i in c.issues)]
     if issues:
-        messages = [i["details"]["text"] for i in issues if i["severity"] in ("error", "warning")]
-        result.append({"name": "message", "valueString": "; ".join(messages)})
+        messages = sorted({i["details"]["text"] for i in issues if i["severity"] in ("error", "warning")})
+        if messages:
+            result.append({"name": "message", "valueString": "; ".join(messages)})
         result.append({"name": "issues", "resource": {"resourceType": "OperationOutcome", "issue": issues}})
     for check in checks:
         if check.unknown_system:
