@@ -45,9 +45,7 @@ def accepted_media_types(media_type: str) -> set[str]:
 
 def _body(media_type: str) -> bytes:
     if request.mimetype and request.mimetype not in accepted_media_types(media_type):
-        raise UnsupportedMediaType(
-            message=f"content type {request.mimetype!r} not accepted here; send {media_type}"
-        )
+        raise UnsupportedMediaType(message=f"content type {request.mimetype!r} not accepted here; send {media_type}")
     body = request.get_data(cache=False)
     if not body:
         raise MalformedRequest("GW-6204", "empty request body")
@@ -82,12 +80,14 @@ def post_message(name: str) -> Response:
     body = _body(gateway.formats.get(channel.source).media_type)
     result = ingest(name, body, idempotency_key=request.headers.get("Idempotency-Key"))
     status = {"accepted": 200, "queued": 202, "rejected": 422, "conflict": 409}.get(result.status, 200)
-    resp = jsonify({
-        "transactionId": result.transaction_id,
-        "status": result.status,
-        "duplicate": result.duplicate,
-        "outcome": result.outcome.to_operation_outcome(),
-    })
+    resp = jsonify(
+        {
+            "transactionId": result.transaction_id,
+            "status": result.status,
+            "duplicate": result.duplicate,
+            "outcome": result.outcome.to_operation_outcome(),
+        }
+    )
     resp.status_code = status
     resp.headers["Location"] = f"/transactions/{result.transaction_id}"
     return resp

@@ -13,8 +13,8 @@ import secrets
 from collections.abc import Iterable
 
 import click
-from flask.cli import AppGroup
 from flask import Flask, current_app, g, request
+from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -51,7 +51,7 @@ def verify(sess: Session, header: str | None) -> ApiKey:
     """The key row for an Authorization header value, or AuthError (GW-6101 missing, GW-6102 invalid)."""
     if not header or not header.startswith("Bearer "):
         raise AuthError("GW-6101", "missing API key: send 'Authorization: Bearer <key>'")
-    key = header[len("Bearer "):].strip()
+    key = header[len("Bearer ") :].strip()
     parts = key.split("_")
     if len(parts) < 3 or parts[0] != "jmb":
         raise AuthError("GW-6102", "invalid API key")

@@ -86,7 +86,9 @@ def load_channel_files(paths: Iterable[str | Path]) -> dict[str, Channel]:
         for raw in data.get("channel", []):
             channel = channel_from_dict(raw, str(path))
             if channel.name in channels:
-                raise ConfigError("GW-7203", f"{path}: channel {channel.name!r} already defined in {channels[channel.name].origin}")
+                raise ConfigError(
+                    "GW-7203", f"{path}: channel {channel.name!r} already defined in {channels[channel.name].origin}"
+                )
             channels[channel.name] = channel
     return channels
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, with_appcontext
 
 from bridge import create_app
 from bridge.channels import Channel
@@ -46,11 +46,14 @@ def read_input(source: str, limit: int) -> bytes:
     return data
 
 
-def convert_payload(gateway: Gateway, source: str, target: str, raw: bytes, settings: dict[str, Any] | None = None) -> RunResult:
+def convert_payload(
+    gateway: Gateway, source: str, target: str, raw: bytes, settings: dict[str, Any] | None = None
+) -> RunResult:
     """decode → to FHIR → from FHIR → encode between two registered formats (no channel, no storage)."""
     channel = Channel(name=f"convert:{source}->{target}", source=source, target=target, settings=settings or {})
-    pipeline = Pipeline(channel, gateway.formats, gateway.mappings, gateway.terminology,
-                        dict(gateway.config.get("FACILITY", {})))
+    pipeline = Pipeline(
+        channel, gateway.formats, gateway.mappings, gateway.terminology, dict(gateway.config.get("FACILITY", {}))
+    )
     return pipeline.run(raw)
 
 
@@ -66,7 +69,8 @@ def main() -> None:
     """Jembatan: gateway between SIMRS (HL7 v2, FHIR), SATUSEHAT, BPJS and DHIS2."""
 
 
-@main.command("convert")
+@click.command("convert")
+@with_appcontext
 @click.option("--from", "source", required=True, help="Source format id (see `jembatan formats`).")
 @click.option("--to", "target", required=True, help="Target format id.")
 @click.argument("file", default="-")
@@ -86,7 +90,8 @@ def convert_command(source: str, target: str, file: str) -> None:
         sys.stdout.buffer.write(b"\n")
 
 
-@main.command("validate")
+@click.command("validate")
+@with_appcontext
 @click.option("--format", "name", required=True, help="Format id or profile (satusehat, bpjs, dhis2).")
 @click.argument("file", default="-")
 def validate_command(name: str, file: str) -> None:
@@ -102,7 +107,8 @@ def validate_command(name: str, file: str) -> None:
         raise click.exceptions.Exit(1)
 
 
-@main.command("formats")
+@click.command("formats")
+@with_appcontext
 def formats_command() -> None:
     """List the registered formats and conformance profiles."""
     gateway = get_gateway()
@@ -113,7 +119,8 @@ def formats_command() -> None:
         click.echo(f"{name:28} profile over {input_format:19} {desc}")
 
 
-@main.command("channels")
+@click.command("channels")
+@with_appcontext
 def channels_command() -> None:
     """List channels and report configuration problems."""
     gateway = get_gateway()
@@ -126,7 +133,8 @@ def channels_command() -> None:
         raise click.exceptions.Exit(1)
 
 
-@main.command("serve")
+@click.command("serve")
+@with_appcontext
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--http-port", type=int, default=None, help="HTTP port (default 8080).")
 @click.option("--mllp-port", type=int, default=None, help="MLLP port (default 2575; 0 disables).")
@@ -139,7 +147,8 @@ def serve_command(host: str | None, http_port: int | None, mllp_port: int | None
     serve(app, host=host, http_port=http_port, mllp_port=mllp_port, threads=threads)
 
 
-@main.command("demo")
+@click.command("demo")
+@with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--http-port", type=int, default=8080, show_default=True)
 @click.option("--mllp-port", type=int, default=2575, show_default=True)
@@ -148,11 +157,18 @@ def demo_command(host: str, http_port: int, mllp_port: int, once: bool) -> None:
     """Everything on one machine: gateway, simulators of SATUSEHAT/BPJS/DHIS2, delivery worker, demo traffic."""
     from bridge.demo import run_demo
 
-    run_demo(current_app._get_current_object(), host=host, http_port=http_port,  # type: ignore[attr-defined]
-             mllp_port=mllp_port, once=once)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    run_demo(
+        app,
+        host=host,
+        http_port=http_port,
+        mllp_port=mllp_port,
+        once=once,
+    )
 
 
-@main.command("simulate")
+@click.command("simulate")
+@with_appcontext
 @click.argument("name")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="Default: satusehat 8081, bpjs 8082, dhis2 8083.")
@@ -168,6 +184,22 @@ def simulate_command(name: str, host: str, port: int | None) -> None:
     port = port or DEFAULT_SIM_PORTS.get(name, 8090)
     click.echo(f"{name} simulator on http://{host}:{port}/")
     serve_wsgi(sim, host, port, threading.Event())
+
+
+COMMANDS = (
+    convert_command,
+    validate_command,
+    formats_command,
+    channels_command,
+    serve_command,
+    demo_command,
+    simulate_command,
+)
+
+
+def init_app(app: Flask) -> None:
+    for command in COMMANDS:
+        app.cli.add_command(command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -62,7 +62,9 @@ def load_file(config: Config, path: str | os.PathLike[str]) -> None:
         raise ConfigError("GW-7003", f"config file {file}: use .toml or .py")
 
 
-def build_config(config: Config, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> None:
+def build_config(
+    config: Config, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> None:
     """Fill ``config`` in precedence order: defaults < file < environment < ``overrides``."""
     environ = os.environ if environ is None else environ
     config.from_mapping(DEFAULTS)
@@ -83,7 +85,7 @@ def _apply_env(config: Config, environ: Mapping[str, str]) -> None:
     for name in sorted(environ):
         if not name.startswith(prefix) or name == f"{ENV_PREFIX}_CONFIG":
             continue
-        top, *nested = name[len(prefix):].split("__")
+        top, *nested = name[len(prefix) :].split("__")
         value = _decode(environ[name])
         if not nested:
             config[top] = value

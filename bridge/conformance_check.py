@@ -29,8 +29,12 @@ def check_payload(gateway: Gateway, name: str, raw: bytes, settings: dict[str, A
             doc = fmt.codec.parse(raw)
     except CodecError as exc:
         return outcome.extend(outcome_from_error(exc).issues)
-    ctx = MapContext(gateway.mappings, {}, {**gateway.config.get("FACILITY", {}), **(settings or {})},
-                     terminology=gateway.terminology)
+    ctx = MapContext(
+        gateway.mappings,
+        {},
+        {**gateway.config.get("FACILITY", {}), **(settings or {})},
+        terminology=gateway.terminology,
+    )
     for validator in validators:
         outcome.extend(validator.validate(doc, ctx).issues)
     outcome.extend(i for i in ctx.outcome.issues if i not in outcome.issues)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask.cli import AppGroup
 from flask import Flask, current_app, g
+from flask.cli import AppGroup
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +28,7 @@ def normalise_url(url: str) -> str:
     """``postgresql://`` / ``postgres://`` use psycopg 3; everything else is left as given."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -151,7 +151,9 @@ def upgrade_command(revision: str) -> None:
     """Apply the migrations to the configured database."""
     db = get_db()
     upgrade(db.engine, revision)
-    click.echo(f"database at {db.engine.url.render_as_string(hide_password=True)} is at {sorted(current_revisions(db.engine))}")
+    click.echo(
+        f"database at {db.engine.url.render_as_string(hide_password=True)} is at {sorted(current_revisions(db.engine))}"
+    )
 
 
 def init_app(app: Flask) -> None:

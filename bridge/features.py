@@ -15,6 +15,7 @@ FEATURES: tuple[str, ...] = (
     "bridge.auth",
     "bridge.api",
     "bridge.mappings_cli",
+    "bridge.cli",
     "terminology",
     "bridge.outbox",
     "bridge.mllp",

@@ -114,15 +114,25 @@ def _store(
 ) -> IngestResult:
     channel = pipeline.channel
     tx = Transaction(
-        channel=channel.name, source_format=channel.source, target_format=channel.target,
-        idempotency_key=key, content_hash=digest, raw_z=compress(body),
-        mappings_used=run.used_mappings, timings_ms=run.timings_ms, status_history=[], flags=[],
+        channel=channel.name,
+        source_format=channel.source,
+        target_format=channel.target,
+        idempotency_key=key,
+        content_hash=digest,
+        raw_z=compress(body),
+        mappings_used=run.used_mappings,
+        timings_ms=run.timings_ms,
+        status_history=[],
+        flags=[],
         duplicate_count=0,
     )
     tx.set_status("received")
     if conflict:
-        run.outcome.add(Issue.error("duplicate", f"idempotency key {key!r} was already used with different content",
-                                    message_id="GW-6301"))
+        run.outcome.add(
+            Issue.error(
+                "duplicate", f"idempotency key {key!r} was already used with different content", message_id="GW-6301"
+            )
+        )
         tx.flags = ["idempotency-conflict"]
     status = "conflict" if conflict else ("accepted" if run.ok else "rejected")
     tx.set_status(status, note=run.failed_step)
@@ -144,10 +154,19 @@ def _store(
 def transaction_view(tx: Transaction, *, include_payload: bool = False) -> dict[str, Any]:
     """The JSON shape of ``GET /transactions/<id>`` (payloads only on request)."""
     view: dict[str, Any] = {
-        "id": tx.id, "channel": tx.channel, "sourceFormat": tx.source_format, "targetFormat": tx.target_format,
-        "idempotencyKey": tx.idempotency_key, "contentHash": tx.content_hash, "status": tx.status,
-        "statusHistory": tx.status_history, "mappingsUsed": tx.mappings_used, "timingsMs": tx.timings_ms,
-        "duplicateCount": tx.duplicate_count, "flags": tx.flags, "outcome": tx.outcome,
+        "id": tx.id,
+        "channel": tx.channel,
+        "sourceFormat": tx.source_format,
+        "targetFormat": tx.target_format,
+        "idempotencyKey": tx.idempotency_key,
+        "contentHash": tx.content_hash,
+        "status": tx.status,
+        "statusHistory": tx.status_history,
+        "mappingsUsed": tx.mappings_used,
+        "timingsMs": tx.timings_ms,
+        "duplicateCount": tx.duplicate_count,
+        "flags": tx.flags,
+        "outcome": tx.outcome,
         "createdAt": tx.created_at.isoformat() if tx.created_at else None,
     }
     if include_payload:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask.cli import AppGroup
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from bridge.gateway import get_gateway
 from mappings.registry import BUNDLED_ROOT, check_all, publish
@@ -44,8 +44,12 @@ def list_command() -> None:
 @mappings_group.command("publish")
 @click.argument("map_id")
 @click.argument("version")
-@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Mapping folder (default: the bundled one).")
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Mapping folder (default: the bundled one).",
+)
 def publish_command(map_id: str, version: str, root: Path | None) -> None:
     """Freeze a version: record its digest so it can never change in place."""
     digest = publish(root or BUNDLED_ROOT, map_id, version)

@@ -201,7 +201,9 @@ def _translate_leaf(item: Any, rule: TranslateRule, ctx: MapContext, path: str) 
         added = []
         for i, coding in enumerate(item["coding"]):
             if rule.system is None or coding.get("system") == rule.system:
-                tr = ctx.translate(rule.map_id, coding.get("system"), coding.get("code", ""), expression=f"{path}.coding[{i}]")
+                tr = ctx.translate(
+                    rule.map_id, coding.get("system"), coding.get("code", ""), expression=f"{path}.coding[{i}]"
+                )
                 if tr:
                     added.append(_coding(tr))
         item["coding"].extend(c for c in added if c not in item["coding"])

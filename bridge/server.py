@@ -44,8 +44,14 @@ def start_mllp(app: Flask, host: str, port: int) -> Any:
 def make_wsgi_server(app: Flask, host: str, port: int, threads: int = 8) -> Any:
     from waitress.server import create_server
 
-    return create_server(app, host=host, port=port, threads=threads, clear_untrusted_proxy_headers=True,
-                         max_request_body_size=app.config.get("MAX_CONTENT_LENGTH") or 1073741824)
+    return create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        clear_untrusted_proxy_headers=True,
+        max_request_body_size=app.config.get("MAX_CONTENT_LENGTH") or 1073741824,
+    )
 
 
 def serve_wsgi(app: Flask, host: str, port: int, stop: threading.Event, threads: int = 8) -> None:

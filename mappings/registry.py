@@ -129,8 +129,15 @@ class ConceptMapVersion:
             return Translation(system, code, None, map_id=self.map_id, version=self.version, digest=self.digest)
         best = targets[0]
         return Translation(
-            system, code, best.code, best.system, best.display, best.equivalence,
-            self.map_id, self.version, self.digest,
+            system,
+            code,
+            best.code,
+            best.system,
+            best.display,
+            best.equivalence,
+            self.map_id,
+            self.version,
+            self.digest,
         )
 
     def codes(self, *, reverse: bool = False) -> list[tuple[str | None, str]]:

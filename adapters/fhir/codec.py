@@ -48,7 +48,9 @@ def load_json(data: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise DecodeError("GW-1200", f"payload is not UTF-8: {exc.reason} at byte {exc.start}") from exc
     except json.JSONDecodeError as exc:
-        raise DecodeError("GW-1201", f"malformed JSON: {exc.msg}", location=f"line {exc.lineno}, col {exc.colno}") from exc
+        raise DecodeError(
+            "GW-1201", f"malformed JSON: {exc.msg}", location=f"line {exc.lineno}, col {exc.colno}"
+        ) from exc
 
 
 def model_from_dict(obj: Any) -> Resource:
@@ -56,10 +58,10 @@ def model_from_dict(obj: Any) -> Resource:
         raise DecodeError("GW-1203", "a FHIR resource must be a JSON object with a resourceType")
     try:
         model_class = get_fhir_model_class(obj["resourceType"])
-    except KeyError as exc:
+    except (KeyError, ValueError) as exc:
         raise DecodeError("GW-1204", f"unknown resourceType {obj['resourceType']!r}", location="resourceType") from exc
     try:
-        return model_class.model_validate(obj)  # type: ignore[no-any-return]
+        return model_class.model_validate(obj)  # type: ignore[return-value]
     except ValidationError as exc:
         issues = validation_issues(obj["resourceType"], exc)
         first = issues[0]
@@ -80,7 +82,6 @@ class FhirJsonCodec:
 
     def serialize(self, model: Resource) -> bytes:
         return json.dumps(model_to_dict(model), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
 
     def parse_for_validation(self, data: bytes) -> tuple[Any, list[Issue]]:
         """JSON only: structural checks are left to the validators so that *every* issue is reported."""
@@ -109,7 +110,7 @@ class FhirStructureValidator:
             return Outcome.of(Issue.error("structure", "not a FHIR resource (no resourceType)", message_id="GW-1203"))
         try:
             model_class = get_fhir_model_class(doc["resourceType"])
-        except KeyError:
+        except (KeyError, ValueError):
             msg = f"unknown resourceType {doc['resourceType']!r}"
             return Outcome.of(Issue.error("structure", msg, expression="resourceType", message_id="GW-1204"))
         try:

@@ -109,11 +109,16 @@ def test_wrong_method_is_405_outcome(client, auth_headers):
 
 
 def test_conformance_ok_is_200_and_errors_are_422_with_every_issue(client, auth_headers):
-    ok = client.post("/conformance/fhir+json/$validate", data=json.dumps(PATIENT), content_type=FHIR,
-                     headers=auth_headers)
+    ok = client.post(
+        "/conformance/fhir+json/$validate", data=json.dumps(PATIENT), content_type=FHIR, headers=auth_headers
+    )
     assert ok.status_code == 200
-    bad = client.post("/conformance/fhir+json/$validate", content_type=FHIR, headers=auth_headers,
-                      data=json.dumps({"resourceType": "Patient", "gender": 1, "active": "maybe"}))
+    bad = client.post(
+        "/conformance/fhir+json/$validate",
+        content_type=FHIR,
+        headers=auth_headers,
+        data=json.dumps({"resourceType": "Patient", "gender": 1, "active": "maybe"}),
+    )
     assert bad.status_code == 422
     expressions = {i["expression"][0] for i in bad.json["issue"]}
     assert expressions == {"Patient.gender", "Patient.active"}

@@ -32,8 +32,9 @@ def _app(tmp_path: Path):
 
 def _obs(code: str) -> bytes:
     concept = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0001", "code": code}]}
-    return json.dumps({"resourceType": "Observation", "status": "final", "code": {"text": "sex"},
-                       "valueCodeableConcept": concept}).encode()
+    return json.dumps(
+        {"resourceType": "Observation", "status": "final", "code": {"text": "sex"}, "valueCodeableConcept": concept}
+    ).encode()
 
 
 def test_translation_adds_target_coding_and_records_mapping_digest(tmp_path):

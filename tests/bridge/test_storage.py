@@ -35,9 +35,17 @@ def test_models_and_migrations_agree(database):
 def test_transaction_round_trips_compressed_payload_and_history(database):
     raw = b"MSH|^~\\&|SIMRS|RSUD|" * 200
     with database.session() as s:
-        tx = Transaction(channel="c", source_format="hl7v2", content_hash="sha256:x", raw_z=compress(raw),
-                         status_history=[], mappings_used={"m": {"version": "1.0.0", "digest": "sha256:d"}},
-                         timings_ms={"decode": 1.5}, flags=[], duplicate_count=0)
+        tx = Transaction(
+            channel="c",
+            source_format="hl7v2",
+            content_hash="sha256:x",
+            raw_z=compress(raw),
+            status_history=[],
+            mappings_used={"m": {"version": "1.0.0", "digest": "sha256:d"}},
+            timings_ms={"decode": 1.5},
+            flags=[],
+            duplicate_count=0,
+        )
         tx.set_status("received")
         tx.set_status("accepted")
         s.add(tx)
@@ -51,9 +59,19 @@ def test_transaction_round_trips_compressed_payload_and_history(database):
 
 def test_idempotency_key_and_hash_are_unique_per_channel(database):
     def tx():
-        return Transaction(channel="c", source_format="f", idempotency_key="k", content_hash="sha256:1",
-                           raw_z=b"", status="accepted", status_history=[], mappings_used={}, timings_ms={},
-                           flags=[], duplicate_count=0)
+        return Transaction(
+            channel="c",
+            source_format="f",
+            idempotency_key="k",
+            content_hash="sha256:1",
+            raw_z=b"",
+            status="accepted",
+            status_history=[],
+            mappings_used={},
+            timings_ms={},
+            flags=[],
+            duplicate_count=0,
+        )
 
     with database.session() as s:
         s.add(tx())
