@@ -36,7 +36,7 @@ def capability_statement(base: str) -> dict[str, Any]:
         "extension": [
             _feature("http://hl7.org/fhir/uv/tx-tests/FeatureDefinition/test-version", {"valueCode": "1.9.3"}),
             _feature("http://hl7.org/fhir/uv/tx-ecosystem/FeatureDefinition/CodeSystemAsParameter",
-                     {"valueBoolean": True}),
+                     {}),
         ],
         "url": base + "/metadata",
         "version": VERSION,
@@ -52,8 +52,7 @@ def capability_statement(base: str) -> dict[str, Any]:
         "rest": [{
             "mode": "server",
             "resource": [
-                _resource("CodeSystem", [("lookup", "CodeSystem-lookup"), ("validate-code", "CodeSystem-validate-code"),
-                                         ("subsumes", "CodeSystem-subsumes")]),
+                _resource("CodeSystem", [("lookup", "CodeSystem-lookup"), ("validate-code", "CodeSystem-validate-code")]),
                 _resource("ValueSet", [("expand", "ValueSet-expand"), ("validate-code", "ValueSet-validate-code")]),
                 _resource("ConceptMap", [("translate", "ConceptMap-translate")]),
             ],
@@ -70,9 +69,5 @@ def terminology_capabilities() -> dict[str, Any]:
         "title": "Jembatan terminology capabilities",
         "status": "active",
         "date": RELEASE_DATE,
-        "kind": "instance",
-        "codeSearch": "all",
-        "expansion": {"hierarchical": True, "paging": True, "parameter": [{"name": n} for n in EXPANSION_PARAMETERS]},
-        "validateCode": {"translations": False},
-        "translation": {"needsMap": True},
+        "expansion": {"parameter": [{"name": n} for n in EXPANSION_PARAMETERS]},
     }

@@ -378,13 +378,47 @@ def validate_code_vs(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) 
     vs = resolve_value_set(ws, params)
     codings, paths = _validation_codings(params, "system")
     expander = Expander(ws, expand_options(params, limit))
-    members = expander.expand(vs).entries
+    soft: list[TxError] = []
+    try:
+        members = expander.expand(vs).entries
+    except TxError as exc:
+        if exc.message_id not in SOFT_FAILURES:
+            raise
+        members, soft = {}, [exc]
     checks: list[Check] = []
     for coding, path in zip(codings, paths, strict=True):
-        check = _check_coding(ws, coding, path, params)
-        _check_membership(check, members, vs, path, bool(params.bool("activeOnly", False)))
+        coding = _infer_system(coding, members, params)
+        hint = members.get((coding.get("system") or "", coding.get("code") or ""))
+        cs_hint = hint.cs if hint is not None and not coding.get("version") else None
+        check = _check_coding(ws, coding, path, params, cs_hint)
+        if soft and not check.unknown_system:
+            check.ok = False
+            check.issues.append(make_issue("error", soft[0].issue_type, soft[0].message, tx_type=soft[0].tx_type,
+                                           message_id=soft[0].message_id, expression=[_expr(path, "system")]))
+            if soft[0].message_id and soft[0].message_id.startswith("UNKNOWN_CODESYSTEM"):
+                check.unknown_system = _unknown_from(soft[0].message)
+        elif not soft:
+            _check_membership(check, members, vs, path, bool(params.bool("activeOnly", False)))
         checks.append(check)
     return _validation_result(checks, vs, params)
+
+
+SOFT_FAILURES = {"UNKNOWN_CODESYSTEM", "UNKNOWN_CODESYSTEM_VERSION", "VALUESET_VERSION_CHECK",
+                 "Unable_to_resolve_value_Set_"}
+
+
+def _unknown_from(message: str) -> str | None:
+    parts = message.split("'")
+    return parts[1] if len(parts) > 2 else None
+
+
+def _infer_system(coding: dict[str, Any], members: dict[tuple[str, str], Entry], params: Params) -> dict[str, Any]:
+    if coding.get("system") or not coding.get("code"):
+        return coding
+    systems = {s for s, c in members if c == coding["code"]}
+    if len(systems) == 1:
+        return {**coding, "system": systems.pop()}
+    return coding
 
 
 def _validation_codings(params: Params, system_name: str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -407,11 +441,12 @@ def _expr(path: str, leaf: str) -> str:
     return f"{path}.{leaf}" if path else leaf
 
 
-def _check_coding(ws: Workspace, coding: dict[str, Any], path: str, params: Params) -> Check:
+def _check_coding(ws: Workspace, coding: dict[str, Any], path: str, params: Params,
+                  cs_hint: CodeSystemIndex | None = None) -> Check:
     check = Check(coding.get("system"), coding.get("code"), coding.get("version"), coding.get("display"))
     if not check.system:
         return check
-    cs = ws.code_system(check.system, check.version)
+    cs = cs_hint or ws.code_system(check.system, check.version)
     if cs is None:
         check.ok = False
         check.unknown_system = check.system
