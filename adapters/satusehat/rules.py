@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -90,9 +90,7 @@ RULES: tuple[Rule, ...] = (
         "§3.2, §5 [ISS#18]",
         "10117",
     ),
-    Rule(
-        "GW-4102", "sys-ids identifier system malformed (https, missing organization, unknown type)", "§3.2"
-    ),
+    Rule("GW-4102", "sys-ids identifier system malformed (https, missing organization, unknown type)", "§3.2"),
     Rule(
         "GW-4103",
         "Organization reference not the credentials' organization (business rule)",
@@ -239,13 +237,11 @@ class RuleContext:
     organization_id: str | None
     validate_code: Callable[[str, str], bool | None] | None
     vital_unit: Callable[[str], tuple[str, str] | None]
-    full_urls: frozenset[str] = frozenset()
+    full_urls: Mapping[str, str] = field(default_factory=dict)  # Bundle fullUrl -> resourceType
     methods: Mapping[str, str] | None = None
 
 
-def issue(
-    message_id: str, expression: str, message: str, severity: Severity = "error", code: str = ""
-) -> Issue:
+def issue(message_id: str, expression: str, message: str, severity: Severity = "error", code: str = "") -> Issue:
     """Build a located issue; the FHIR IssueType defaults by rule family."""
     code = code or _issue_type(message_id)
     rule = RULES_BY_ID.get(message_id)
@@ -280,9 +276,15 @@ def codings(concept: Any) -> list[Mapping[str, Any]]:
 
 
 def has_coding(concept: Any, system: str, code: str | None = None) -> bool:
-    return any(
-        c.get("system") == system and (code is None or c.get("code") == code) for c in codings(concept)
-    )
+    return any(c.get("system") == system and (code is None or c.get("code") == code) for c in codings(concept))
+
+
+def target_type(reference: Any, rc: RuleContext) -> str | None:
+    """Resource type a Reference points to, resolving ``urn:uuid:`` through the Bundle's fullUrls."""
+    ref = reference.get("reference") if isinstance(reference, Mapping) else None
+    if isinstance(ref, str) and ref in rc.full_urls:
+        return rc.full_urls[ref]
+    return ref_type(reference)
 
 
 def ref_type(reference: Any) -> str | None:
@@ -337,8 +339,8 @@ def _present(value: Any) -> bool:
 def check_references(node: Node, rc: RuleContext) -> Iterator[Issue]:
     for key, allowed in REFERENCE_TARGETS.items():
         value = node.resource.get(key)
-        target = ref_type(value)
-        if target is None or target == "uuid" or not isinstance(value, Mapping):
+        target = target_type(value, rc)
+        if target is None or not isinstance(value, Mapping):
             continue
         if target not in allowed:
             yield issue(
@@ -361,18 +363,14 @@ def _check_identifier_system(path: str, system: str, rc: RuleContext) -> Iterato
         yield issue("GW-4102", path, f"sys-ids identifier systems use http, not https: {system}")
         return
     if system.startswith("http://fhir.kemkes.go.id/id/"):
-        yield issue(
-            "GW-4104", path, f"national identifier systems use https://fhir.kemkes.go.id/id/...: {system}"
-        )
+        yield issue("GW-4104", path, f"national identifier systems use https://fhir.kemkes.go.id/id/...: {system}")
         return
     parts = sys_id_parts(system)
     if parts is None or system == KFA:
         return
     id_type, org = parts
     if id_type not in SYS_ID_TYPES:
-        yield issue(
-            "GW-4102", path, f"unknown sys-ids identifier type {id_type!r} in {system}", "information"
-        )
+        yield issue("GW-4102", path, f"unknown sys-ids identifier type {id_type!r} in {system}", "information")
         return
     if org is None:
         yield issue("GW-4102", path, f"sys-ids identifier system {system} lacks the organization id")
@@ -451,9 +449,7 @@ def _is_date_key(key: str) -> bool:
 
 def _check_datetime(node: Node, path: str, key: str, value: str) -> Iterator[Issue]:
     if not DATETIME_FULL.match(value):
-        yield issue(
-            "GW-4107", path, f"{value!r} must be YYYY-MM-DDThh:mm:ss+zz:zz (seconds and an explicit offset)"
-        )
+        yield issue("GW-4107", path, f"{value!r} must be YYYY-MM-DDThh:mm:ss+zz:zz (seconds and an explicit offset)")
         return
     if value.endswith("Z"):
         yield issue(
@@ -468,11 +464,7 @@ def _check_datetime(node: Node, path: str, key: str, value: str) -> Iterator[Iss
 
 
 def _check_date(node: Node, path: str, key: str, value: str) -> Iterator[Issue]:
-    if (
-        key != "birthDate"
-        and key != "date"
-        and (key.endswith("DateTime") or key in ("start", "end", "authoredOn"))
-    ):
+    if key != "birthDate" and key != "date" and (key.endswith("DateTime") or key in ("start", "end", "authoredOn")):
         yield issue("GW-4110", path, f"{value!r} has no time; send YYYY-MM-DDThh:mm:ss+00:00", "warning")
     yield from _check_floor(node, path, key, value)
 
@@ -510,7 +502,7 @@ def check_codes(node: Node, rc: RuleContext) -> Iterator[Issue]:
 
 def check_encounter(node: Node, rc: RuleContext) -> Iterator[Issue]:
     enc = node.resource
-    yield from _check_participants(node)
+    yield from _check_participants(node, rc)
     history = [h for h in enc.get("statusHistory") or [] if isinstance(h, Mapping)]
     if not history:
         return  # GW-4106 already reports the missing statusHistory
@@ -521,21 +513,20 @@ def check_encounter(node: Node, rc: RuleContext) -> Iterator[Issue]:
         yield issue(
             "GW-4114",
             node.at("status"),
-            f"status {enc.get('status')!r} differs from the last "
-            f"statusHistory entry {history[-1].get('status')!r}",
+            f"status {enc.get('status')!r} differs from the last statusHistory entry {history[-1].get('status')!r}",
         )
     yield from _check_period_matches(node, history)
     if enc.get("status") == "finished":
         yield from _check_finished(node)
-    yield from _check_diagnosis(node)
+    yield from _check_diagnosis(node, rc)
 
 
-def _check_participants(node: Node) -> Iterator[Issue]:
+def _check_participants(node: Node, rc: RuleContext) -> Iterator[Issue]:
     participants = node.resource.get("participant") or []
     for i, part in enumerate(participants):
         if not isinstance(part, Mapping):
             continue
-        if ref_type(part.get("individual")) not in ("Practitioner", "uuid"):
+        if target_type(part.get("individual"), rc) != "Practitioner":
             yield issue(
                 "GW-4117",
                 node.at(f"participant[{i}].individual"),
@@ -558,19 +549,12 @@ def _check_history_periods(node: Node, history: list[Mapping[str, Any]]) -> Iter
         if not start:
             yield issue("GW-4113", f"{where}.start", "every statusHistory entry needs period.start")
             continue
-        if (
-            end
-            and _instant(end) is not None
-            and _instant(start) is not None
-            and _instant(end) < _instant(start)
-        ):
+        if end and _instant(end) is not None and _instant(start) is not None and _instant(end) < _instant(start):
             yield issue("GW-4113", f"{where}.end", "statusHistory period ends before it starts")
         if i < last:
             following = get_path(history[i + 1], "period.start")
             if not end:
-                yield issue(
-                    "GW-4113", f"{where}.end", "a statusHistory entry followed by another must be closed"
-                )
+                yield issue("GW-4113", f"{where}.end", "a statusHistory entry followed by another must be closed")
             elif following and _instant(following) != _instant(end):
                 yield issue(
                     "GW-4113",
@@ -583,15 +567,11 @@ def _check_period_matches(node: Node, history: list[Mapping[str, Any]]) -> Itera
     start = get_path(node.resource, "period.start")
     first = get_path(history[0], "period.start")
     if start and first and _instant(start) != _instant(first):
-        yield issue(
-            "GW-4118", node.at("period.start"), "period.start must equal statusHistory[0].period.start"
-        )
+        yield issue("GW-4118", node.at("period.start"), "period.start must equal statusHistory[0].period.start")
     end = get_path(node.resource, "period.end")
     last_end = get_path(history[-1], "period.end")
     if end and last_end and _instant(end) != _instant(last_end):
-        yield issue(
-            "GW-4118", node.at("period.end"), "period.end must equal the end of the last statusHistory entry"
-        )
+        yield issue("GW-4118", node.at("period.end"), "period.end must equal the end of the last statusHistory entry")
 
 
 def _check_finished(node: Node) -> Iterator[Issue]:
@@ -605,10 +585,10 @@ def _check_finished(node: Node) -> Iterator[Issue]:
         )
 
 
-def _check_diagnosis(node: Node) -> Iterator[Issue]:
+def _check_diagnosis(node: Node, rc: RuleContext) -> Iterator[Issue]:
     diagnoses = [d for d in node.resource.get("diagnosis") or [] if isinstance(d, Mapping)]
     for i, diag in enumerate(diagnoses):
-        if ref_type(diag.get("condition")) not in ("Condition", "uuid"):
+        if target_type(diag.get("condition"), rc) != "Condition":
             yield issue(
                 "GW-4116",
                 node.at(f"diagnosis[{i}].condition"),
@@ -622,9 +602,7 @@ def _check_diagnosis(node: Node) -> Iterator[Issue]:
             )
     ranks = [d.get("rank") for d in diagnoses]
     if diagnoses and sorted(r for r in ranks if isinstance(r, int)) != list(range(1, len(diagnoses) + 1)):
-        yield issue(
-            "GW-4116", node.at("diagnosis"), f"diagnosis ranks must be 1..{len(diagnoses)}, got {ranks}"
-        )
+        yield issue("GW-4116", node.at("diagnosis"), f"diagnosis ranks must be 1..{len(diagnoses)}, got {ranks}")
 
 
 def _instant(value: Any) -> Any:
@@ -645,8 +623,7 @@ def _instant(value: Any) -> Any:
 def check_condition(node: Node, rc: RuleContext) -> Iterator[Issue]:
     cond = node.resource
     is_diagnosis = any(
-        has_coding(c, HL7_CS + "condition-category", "encounter-diagnosis")
-        for c in cond.get("category") or []
+        has_coding(c, HL7_CS + "condition-category", "encounter-diagnosis") for c in cond.get("category") or []
     )
     icd = [c for c in codings(cond.get("code")) if c.get("system") == ICD10]
     if len(icd) > 1 or (is_diagnosis and not icd and not has_coding(cond.get("code"), SNOMED)):
@@ -720,9 +697,7 @@ def check_patient(node: Node, rc: RuleContext) -> Iterator[Issue]:
     birth = pat.get("birthDate")
     if isinstance(birth, str) and not FULL_DATE.match(birth):
         yield issue("GW-4134", node.at("birthDate"), f"birthDate must be YYYY-MM-DD, got {birth!r}")
-    if not any(get_path(n, "text") for n in pat.get("name") or [] if isinstance(n, Mapping)) and pat.get(
-        "name"
-    ):
+    if not any(get_path(n, "text") for n in pat.get("name") or [] if isinstance(n, Mapping)) and pat.get("name"):
         yield issue("GW-4106", node.at("name[0].text"), "Patient.name.text (name as on the KTP) is required")
     yield from check_addresses(node, rc)
 
@@ -751,8 +726,7 @@ def _check_address(node: Node, where: str, addr: Mapping[str, Any]) -> Iterator[
         yield issue(
             "GW-4132",
             node.at(f"{where}.extension"),
-            "address needs the administrativeCode extension "
-            "(Kemendagri province/city/district/village codes)",
+            "address needs the administrativeCode extension (Kemendagri province/city/district/village codes)",
         )
         return
     j, ext = found[0]
@@ -777,9 +751,7 @@ def _check_admin_code(path: str, name: Any, value: Any) -> Iterator[Issue]:
         return
     expected = ADMIN_CODE_LENGTHS.get(str(name))
     if expected and len(value) != expected:
-        yield issue(
-            "GW-4133", path, f"Kemendagri {name} codes have {expected} digits, got {value!r}", "warning"
-        )
+        yield issue("GW-4133", path, f"Kemendagri {name} codes have {expected} digits, got {value!r}", "warning")
 
 
 def check_medication(node: Node, rc: RuleContext) -> Iterator[Issue]:
@@ -802,9 +774,7 @@ def check_medication(node: Node, rc: RuleContext) -> Iterator[Issue]:
                 "ingredients use KFA active-ingredient codes (91xxxxxx)",
             )
     if not any(str(e.get("url", "")).endswith("/MedicationType") for e in med.get("extension") or []):
-        yield issue(
-            "GW-4142", node.at("extension"), "Medication should carry the MedicationType extension", "warning"
-        )
+        yield issue("GW-4142", node.at("extension"), "Medication should carry the MedicationType extension", "warning")
 
 
 def check_prescription(node: Node, rc: RuleContext) -> Iterator[Issue]:
@@ -826,9 +796,7 @@ def check_prescription(node: Node, rc: RuleContext) -> Iterator[Issue]:
 def check_procedure(node: Node, rc: RuleContext) -> Iterator[Issue]:
     code = node.resource.get("code")
     if code and not has_coding(code, ICD9CM):
-        yield issue(
-            "GW-4145", node.at("code.coding"), f"Procedure.code must carry an ICD-9-CM coding ({ICD9CM})"
-        )
+        yield issue("GW-4145", node.at("code.coding"), f"Procedure.code must carry an ICD-9-CM coding ({ICD9CM})")
 
 
 def check_location(node: Node, rc: RuleContext) -> Iterator[Issue]:
@@ -901,18 +869,14 @@ def _capped(issues: Iterator[Issue]) -> list[Issue]:
     for found in issues:
         out.append(found)
         if len(out) >= MAX_ISSUES:
-            out.append(
-                Issue.warning("too-costly", f"stopped after {MAX_ISSUES} issues", message_id="GW-4100")
-            )
+            out.append(Issue.warning("too-costly", f"stopped after {MAX_ISSUES} issues", message_id="GW-4100"))
             break
     return out
 
 
 def _check_bundle(bundle: Mapping[str, Any], rc: RuleContext) -> Iterator[Issue]:
     if bundle.get("type") != "transaction":
-        yield issue(
-            "GW-4100", "Bundle.type", f"SATUSEHAT takes a transaction Bundle, got {bundle.get('type')!r}"
-        )
+        yield issue("GW-4100", "Bundle.type", f"SATUSEHAT takes a transaction Bundle, got {bundle.get('type')!r}")
     entries = [e for e in bundle.get("entry") or [] if isinstance(e, Mapping)]
     full_urls: list[str] = [str(e.get("fullUrl")) for e in entries if e.get("fullUrl")]
     for i, url in enumerate(full_urls):
@@ -922,14 +886,19 @@ def _check_bundle(bundle: Mapping[str, Any], rc: RuleContext) -> Iterator[Issue]
     for i, entry in enumerate(entries):
         request = entry.get("request")
         if not isinstance(request, Mapping) or not request.get("method") or not request.get("url"):
-            yield issue(
-                "GW-4160", f"Bundle.entry[{i}].request", "each transaction entry needs request.method and url"
-            )
+            yield issue("GW-4160", f"Bundle.entry[{i}].request", "each transaction entry needs request.method and url")
         else:
             methods[f"Bundle.entry[{i}].resource"] = str(request["method"]).upper()
-    scoped = RuleContext(rc.organization_id, rc.validate_code, rc.vital_unit, frozenset(full_urls), methods)
+    types = {
+        str(e["fullUrl"]): str(e["resource"].get("resourceType"))
+        for e in entries
+        if e.get("fullUrl") and isinstance(e.get("resource"), Mapping)
+    }
+    scoped = RuleContext(rc.organization_id, rc.validate_code, rc.vital_unit, types, methods)
     for i, entry in enumerate(entries):
         resource = entry.get("resource")
+        if methods.get(f"Bundle.entry[{i}].resource") == "GET":
+            continue  # a lookup (Practitioner / Location by identifier): nothing is sent
         if isinstance(resource, Mapping):
             node = Node(resource, f"Bundle.entry[{i}].resource")
             yield from check_resource(node, scoped)

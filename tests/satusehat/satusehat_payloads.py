@@ -26,9 +26,7 @@ def concept(system: str, code: str, display: str | None = None) -> dict[str, Any
 def patient() -> dict[str, Any]:
     return {
         "resourceType": "Patient",
-        "identifier": [
-            {"use": "official", "system": "https://fhir.kemkes.go.id/id/nik", "value": "3174031002890009"}
-        ],
+        "identifier": [{"use": "official", "system": "https://fhir.kemkes.go.id/id/nik", "value": "3174031002890009"}],
         "active": True,
         "name": [{"use": "official", "text": "Budi Santoso"}],
         "gender": "male",
@@ -147,9 +145,7 @@ def medication() -> dict[str, Any]:
         "extension": [
             {
                 "url": "https://fhir.kemkes.go.id/r4/StructureDefinition/MedicationType",
-                "valueCodeableConcept": concept(
-                    "http://terminology.kemkes.go.id/CodeSystem/medication-type", "NC"
-                ),
+                "valueCodeableConcept": concept("http://terminology.kemkes.go.id/CodeSystem/medication-type", "NC"),
             }
         ],
     }
@@ -231,3 +227,117 @@ BASES = {
 
 def base(kind: str) -> dict[str, Any]:
     return copy.deepcopy(BASES[kind]())
+
+
+def pivot_visit(times_offset: str = "+07:00") -> dict[str, Any]:
+    """An outpatient visit as a v2 mapper would produce it: local ids, WIB times, a BP panel, two ICD-10 codes."""
+
+    def t(hhmm: str) -> str:
+        return f"2024-06-14T{hhmm}:00{times_offset}"
+
+    loinc = "http://loinc.org"
+    ucum = "http://unitsofmeasure.org"
+    vital = [concept(HL7 + "observation-category", "vital-signs")]
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": "Patient/pat-1", "resource": {**patient(), "id": "pat-1"}},
+            {
+                "fullUrl": "Practitioner/dr-7",
+                "resource": {
+                    "resourceType": "Practitioner",
+                    "id": "dr-7",
+                    "identifier": [{"system": "https://fhir.kemkes.go.id/id/nik", "value": "3171010101800001"}],
+                    "name": [{"text": "dr. Bronsig"}],
+                },
+            },
+            {"fullUrl": "Organization/rs", "resource": {"resourceType": "Organization", "id": "rs", "name": "RS"}},
+            {
+                "fullUrl": "Location/poli-1",
+                "resource": {
+                    "resourceType": "Location",
+                    "id": "poli-1",
+                    "identifier": [{"value": "POLI-UMUM"}],
+                    "name": "Poli Umum",
+                },
+            },
+            {
+                "fullUrl": "Encounter/v-1",
+                "resource": {
+                    "resourceType": "Encounter",
+                    "id": "v-1",
+                    "identifier": [{"system": "urn:simrs:visit", "value": "RJ-0001"}],
+                    "status": "finished",
+                    "class": {"system": HL7 + "v3-ActCode", "code": "AMB"},
+                    "subject": {"reference": "Patient/pat-1"},
+                    "participant": [{"individual": {"reference": "Practitioner/dr-7"}}],
+                    "period": {"start": t("07:00"), "end": t("09:00")},
+                    "location": [{"location": {"reference": "Location/poli-1"}}],
+                    "serviceProvider": {"reference": "Organization/rs"},
+                    "hospitalization": {"dischargeDisposition": concept(HL7 + "discharge-disposition", "home")},
+                },
+            },
+            {
+                "fullUrl": "Observation/bp-1",
+                "resource": {
+                    "resourceType": "Observation",
+                    "id": "bp-1",
+                    "status": "final",
+                    "category": vital,
+                    "code": concept(loinc, "85354-9"),
+                    "subject": {"reference": "Patient/pat-1"},
+                    "encounter": {"reference": "Encounter/v-1"},
+                    "performer": [{"reference": "Practitioner/dr-7"}],
+                    "effectiveDateTime": t("07:20"),
+                    "component": [
+                        {"code": concept(loinc, "8480-6"), "valueQuantity": {"value": 120, "unit": "mm[Hg]"}},
+                        {"code": concept(loinc, "8462-4"), "valueQuantity": {"value": 80, "unit": "mm[Hg]"}},
+                    ],
+                },
+            },
+            {
+                "fullUrl": "Observation/hr-1",
+                "resource": {
+                    "resourceType": "Observation",
+                    "id": "hr-1",
+                    "status": "final",
+                    "category": vital,
+                    "code": concept(loinc, "8867-4"),
+                    "subject": {"reference": "Patient/pat-1"},
+                    "encounter": {"reference": "Encounter/v-1"},
+                    "performer": [{"reference": "Practitioner/dr-7"}],
+                    "effectiveDateTime": t("07:21"),
+                    "valueQuantity": {"value": 80, "unit": "beats/minute", "system": ucum, "code": "/min"},
+                },
+            },
+            {
+                "fullUrl": "Condition/dx-1",
+                "resource": {
+                    "resourceType": "Condition",
+                    "id": "dx-1",
+                    "code": {
+                        "coding": [
+                            {"system": "http://hl7.org/fhir/sid/icd-10", "code": "A15.0"},
+                            {"system": "http://hl7.org/fhir/sid/icd-10", "code": "E11.9"},
+                        ]
+                    },
+                    "subject": {"reference": "Patient/pat-1"},
+                    "encounter": {"reference": "Encounter/v-1"},
+                    "recordedDate": t("08:30"),
+                },
+            },
+            {
+                "fullUrl": "Procedure/px-1",
+                "resource": {
+                    "resourceType": "Procedure",
+                    "id": "px-1",
+                    "status": "completed",
+                    "code": concept("http://hl7.org/fhir/sid/icd-9-cm", "87.44"),
+                    "subject": {"reference": "Patient/pat-1"},
+                    "encounter": {"reference": "Encounter/v-1"},
+                    "performedPeriod": {"start": t("08:00"), "end": t("08:10")},
+                },
+            },
+        ],
+    }

@@ -218,9 +218,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
     (
         "admin-code-casing",
         "Patient",
-        put(
-            "address.0.extension.0.url", "https://fhir.kemkes.go.id/r4/StructureDefinition/AdministrativeCode"
-        ),
+        put("address.0.extension.0.url", "https://fhir.kemkes.go.id/r4/StructureDefinition/AdministrativeCode"),
         "GW-4135",
         "Patient.address[0].extension[0].url",
         "information",
@@ -560,9 +558,7 @@ def test_rejection_is_caught(
     mutate(doc)
     outcome = validate(doc)
     found = [i for i in outcome.issues if i.message_id == message_id]
-    assert found, (
-        f"{case}: expected {message_id}, got {[(i.message_id, i.expression) for i in outcome.issues]}"
-    )
+    assert found, f"{case}: expected {message_id}, got {[(i.message_id, i.expression) for i in outcome.issues]}"
     assert expression in {e for i in found for e in i.expression}
     assert severity in {i.severity for i in found}
     if severity == "error":
@@ -665,19 +661,11 @@ KNOWN_BAD = {
 def sample_bodies() -> list[Path]:
     if not SAMPLES.is_dir():
         return []
-    return [
-        p
-        for p in sorted(SAMPLES.glob("*.json"))
-        if not p.name.endswith("patch.json") and "patch-" not in p.name
-    ]
+    return [p for p in sorted(SAMPLES.glob("*.json")) if not p.name.endswith("patch.json") and "patch-" not in p.name]
 
 
 def load_sample(path: Path) -> Any:
-    text = (
-        path.read_text(encoding="utf-8")
-        .replace("{{Org_id}}", ORG)
-        .replace("{{Encounter_uuid}}", ENCOUNTER_UUID)
-    )
+    text = path.read_text(encoding="utf-8").replace("{{Org_id}}", ORG).replace("{{Encounter_uuid}}", ENCOUNTER_UUID)
     return json.loads(text)
 
 
