@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "CHANNEL_PATHS": [str(DEMO_CHANNELS)],
     "MAPPING_PATHS": [],
     "AUTO_MIGRATE": False,
-    "LOAD_BUNDLED_TERMINOLOGY": False,
+    "LOAD_BUNDLED_TERMINOLOGY": True,  # used by serve/demo (prepare); tests switch it off
     "LOG_LEVEL": "INFO",
     "LOG_PAYLOADS": False,
     "HTTP_HOST": "127.0.0.1",
@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "DESTINATIONS": {},
     "UPSTREAMS": {},
     "API_KEYS_REQUIRED": True,
+    "SIMULATOR_PORTS": {"satusehat": 8081, "bpjs": 8082, "dhis2": 8083},
 }
 
 

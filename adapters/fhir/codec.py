@@ -19,6 +19,15 @@ from bridge.errors import DecodeError
 from conformance.outcome import Issue, Outcome
 
 MEDIA_TYPE = "application/fhir+json"
+# Resource types that exist in the R4B models fhir.resources ships but not in R4 4.0.1 (SATUSEHAT's
+# version): accepting them would let a payload through that an R4 server must reject.
+R4B_ONLY_TYPES = frozenset(
+    {
+        "AdministrableProductDefinition", "Citation", "ClinicalUseDefinition", "EvidenceReport", "Ingredient",
+        "ManufacturedItemDefinition", "MedicinalProductDefinition", "NutritionProduct",
+        "PackagedProductDefinition", "RegulatedAuthorization", "SubscriptionStatus", "SubscriptionTopic",
+    }
+)  # fmt: skip
 
 
 def _loc_to_expression(resource_type: str, loc: tuple[Any, ...]) -> str:
@@ -56,6 +65,8 @@ def load_json(data: bytes) -> Any:
 def model_from_dict(obj: Any) -> Resource:
     if not isinstance(obj, dict) or not isinstance(obj.get("resourceType"), str):
         raise DecodeError("GW-1203", "a FHIR resource must be a JSON object with a resourceType")
+    if obj["resourceType"] in R4B_ONLY_TYPES:
+        raise DecodeError("GW-1205", f"{obj['resourceType']} is not an R4 (4.0.1) resource", location="resourceType")
     try:
         model_class = get_fhir_model_class(obj["resourceType"])
     except (KeyError, ValueError) as exc:

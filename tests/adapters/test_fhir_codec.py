@@ -96,6 +96,7 @@ def test_garbage_raises_only_decode_error(data):
         (b"{", "GW-1201"),
         (b"[1]", "GW-1203"),
         (b'{"resourceType":"Nope"}', "GW-1204"),
+        (b'{"resourceType":"SubscriptionStatus"}', "GW-1205"),
         (b'{"resourceType":"Patient","gender":5}', "GW-1202"),
     ],
 )
