@@ -1,0 +1,76 @@
+"""DHIS2 aggregate data: dataValueSets (JSON, DXF2 XML, CSV) and ADX, mapped to FHIR MeasureReport (mADX).
+
+Formats: ``dhis2.dvs+json``, ``dhis2.dvs+xml``, ``dhis2.dvs+csv``, ``dhis2.adx+xml``; profile
+``dhis2`` = metadata pre-validation of a JSON data value set (see :mod:`adapters.dhis2.metadata`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.base import Format
+from adapters.dhis2.adx_xml import AdxCodec
+from adapters.dhis2.dvs_csv import DataValueSetCsvCodec
+from adapters.dhis2.dvs_json import DataValueSetJsonCodec
+from adapters.dhis2.dvs_xml import DataValueSetXmlCodec
+from adapters.dhis2.measurereport import AdxMapper, DataValueSetMapper
+from adapters.dhis2.model import AdxDocument, DataValue, DataValueSet, flatten
+
+__all__ = [
+    "AdxCodec",
+    "AdxDocument",
+    "DataValue",
+    "DataValueSet",
+    "DataValueSetCsvCodec",
+    "DataValueSetJsonCodec",
+    "DataValueSetXmlCodec",
+    "flatten",
+    "register",
+]
+
+
+def _idempotency_key(model: Any) -> str | None:
+    """A set keyed by dataSet/period/orgUnit when all three are given at group level (a monthly report)."""
+    if isinstance(model, DataValueSet) and model.data_set and model.period and model.org_unit:
+        return f"dhis2|{model.data_set}|{model.period}|{model.org_unit}|{model.attribute_option_combo or ''}"
+    return None
+
+
+def register(registry: Any) -> None:
+    from adapters.dhis2.metadata import MetadataValidator
+
+    validator = MetadataValidator()
+    formats = (
+        ("dhis2.dvs+json", DataValueSetJsonCodec(), "DHIS2 dataValueSets JSON (application/json)"),
+        ("dhis2.dvs+xml", DataValueSetXmlCodec(), "DHIS2 dataValueSets DXF2 XML (application/xml)"),
+        (
+            "dhis2.dvs+csv",
+            DataValueSetCsvCodec(),
+            "DHIS2 dataValueSets CSV, version-proof header (application/csv)",
+        ),
+    )
+    for format_id, codec, description in formats:
+        registry.register(
+            Format(
+                format_id,
+                codec,
+                mapper=DataValueSetMapper(format_id),
+                description=description,
+                idempotency_key=_idempotency_key,
+            )
+        )
+    registry.register(
+        Format(
+            "dhis2.adx+xml",
+            AdxCodec(),
+            mapper=AdxMapper(),
+            description="IHE ADX XML as DHIS2 reads it (application/adx+xml)",
+        )
+    )
+    registry.register_profile(
+        "dhis2",
+        "dhis2.dvs+json",
+        validator,
+        "DHIS2 pre-validation against a metadata snapshot (periodType, COC, AOC, org unit, "
+        "value type); snapshot from settings['dhis2_metadata'] or the bundled demo",
+    )
