@@ -15,7 +15,6 @@ from werkzeug.exceptions import HTTPException
 
 from bridge import __version__
 from bridge.auth import require_channel
-from bridge.conformance_check import check_payload
 from bridge.db import session
 from bridge.errors import GatewayError, MalformedRequest, NotFound, UnsupportedMediaType
 from bridge.gateway import get_gateway
@@ -43,7 +42,7 @@ def accepted_media_types(media_type: str) -> set[str]:
     return types
 
 
-def _body(media_type: str) -> bytes:
+def read_body(media_type: str) -> bytes:
     if request.mimetype and request.mimetype not in accepted_media_types(media_type):
         raise UnsupportedMediaType(message=f"content type {request.mimetype!r} not accepted here; send {media_type}")
     body = request.get_data(cache=False)
@@ -52,7 +51,7 @@ def _body(media_type: str) -> bytes:
     return body
 
 
-def _outcome_response(outcome: Outcome, status: int) -> Response:
+def outcome_response(outcome: Outcome, status: int) -> Response:
     resp = jsonify(outcome.to_operation_outcome())
     resp.status_code = status
     resp.mimetype = "application/fhir+json"
@@ -77,7 +76,7 @@ def post_message(name: str) -> Response:
     require_channel(name)
     gateway = get_gateway()
     channel = gateway.channels.get(name)
-    body = _body(gateway.formats.get(channel.source).media_type)
+    body = read_body(gateway.formats.get(channel.source).media_type)
     result = ingest(name, body, idempotency_key=request.headers.get("Idempotency-Key"))
     status = {"accepted": 200, "queued": 202, "rejected": 422, "conflict": 409}.get(result.status, 200)
     resp = jsonify(
@@ -102,14 +101,6 @@ def get_transaction(tx_id: str) -> Response:
     return jsonify(transaction_view(tx, include_payload=request.args.get("include") == "payload"))
 
 
-@bp.post("/conformance/<name>/$validate")
-def validate(name: str) -> Response:
-    gateway = get_gateway()
-    fmt, _ = gateway.formats.checker(name)
-    outcome = check_payload(gateway, name, _body(fmt.media_type))
-    return _outcome_response(outcome, 200 if outcome.ok else 422)
-
-
 @bp.get("/formats")
 def formats() -> Response:
     gateway = get_gateway()
@@ -132,7 +123,7 @@ def openapi() -> Response:
 def _gateway_error(exc: GatewayError) -> Response:
     if exc.status >= 500:
         log.error("gateway error %s: %s", exc.code, exc.message)
-    return _outcome_response(outcome_from_error(exc), exc.status)
+    return outcome_response(outcome_from_error(exc), exc.status)
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -142,13 +133,13 @@ def _http_error(exc: HTTPException) -> Response:
     if code == 413:
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
         message = f"request body larger than the limit of {limit} bytes"
-    return _outcome_response(Outcome.of(Issue.error(issue_type, message, message_id=f"GW-6{code}")), code)
+    return outcome_response(Outcome.of(Issue.error(issue_type, message, message_id=f"GW-6{code}")), code)
 
 
 def _unexpected(exc: Exception) -> Response:
     log.exception("unexpected error (%s)", type(exc).__name__)
     issue = Issue.fatal("exception", "internal error; the event was logged", message_id="GW-0001")
-    return _outcome_response(Outcome.of(issue), 500)
+    return outcome_response(Outcome.of(issue), 500)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -18,10 +18,10 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from bridge import create_app
 from bridge.channels import Channel
-from bridge.conformance_check import check_payload
 from bridge.errors import GatewayError, UnknownFormat
 from bridge.gateway import Gateway, get_gateway
 from bridge.pipeline import Pipeline, RunResult
+from conformance.check import check_payload
 from conformance.outcome import Outcome
 
 USAGE_ERROR = 2

@@ -16,6 +16,14 @@ from mappings.registry import (
     publish,
 )
 
+
+def init_app(app: object) -> None:
+    """Register the ``jembatan mappings`` commands."""
+    from mappings.cli import init_app as _init
+
+    _init(app)  # type: ignore[arg-type]
+
+
 __all__ = [
     "BUNDLED_ROOT",
     "ConceptMapVersion",
@@ -23,5 +31,6 @@ __all__ = [
     "Translation",
     "canonical_digest",
     "check_all",
+    "init_app",
     "publish",
 ]
