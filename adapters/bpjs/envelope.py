@@ -104,9 +104,7 @@ def _code(meta: dict[str, Any], key: str) -> int:
     try:
         return int(str(raw).strip())
     except ValueError:
-        raise DecodeError(
-            "GW-1404", f"metaData code {raw!r} is not a number", location=f"{key}.code"
-        ) from None
+        raise DecodeError("GW-1404", f"metaData code {raw!r} is not a number", location=f"{key}.code") from None
 
 
 def _decode_response(raw: Any, creds: Credentials | None, timestamp: str | None) -> Any:

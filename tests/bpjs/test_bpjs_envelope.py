@@ -27,9 +27,7 @@ def test_lowercase_metadata_and_numeric_code():
 
 
 def test_code_with_spaces_and_null_response():
-    env = parse_envelope(
-        _body({"metaData": {"code": " 201 ", "message": "Data tidak ditemukan"}, "response": None})
-    )
+    env = parse_envelope(_body({"metaData": {"code": " 201 ", "message": "Data tidak ditemukan"}, "response": None}))
     assert env.code == 201 and not env.ok and env.response is None
 
 
@@ -39,9 +37,7 @@ def test_empty_string_response_is_none_and_not_decrypted():
 
 
 def test_error_code_response_is_not_decrypted():
-    env = parse_envelope(
-        _body(build_envelope("201", "Peserta tidak ditemukan", "xx")), credentials=CREDS, timestamp=TS
-    )
+    env = parse_envelope(_body(build_envelope("201", "Peserta tidak ditemukan", "xx")), credentials=CREDS, timestamp=TS)
     assert env.code == 201 and env.response == "xx"
 
 
@@ -122,6 +118,4 @@ def test_decrypt_needs_timestamp():
 def test_wrong_key_in_envelope_names_cause():
     token = encrypt_response('{"x": "y"}', CREDS, TS)
     with pytest.raises(DecodeError, match="wrong key"):
-        parse_envelope(
-            _body(build_envelope("200", "OK", token)), credentials=Credentials("12345", "bad"), timestamp=TS
-        )
+        parse_envelope(_body(build_envelope("200", "OK", token)), credentials=Credentials("12345", "bad"), timestamp=TS)
