@@ -33,7 +33,6 @@ DEFAULTS: dict[str, Any] = {
     "AUTO_MIGRATE": False,
     "LOAD_BUNDLED_TERMINOLOGY": True,  # used by serve/demo (prepare); tests switch it off
     "LOG_LEVEL": "INFO",
-    "LOG_PAYLOADS": False,
     "HTTP_HOST": "127.0.0.1",
     "HTTP_PORT": 8080,
     "MLLP_PORT": 2575,

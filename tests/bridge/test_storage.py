@@ -106,3 +106,14 @@ def test_api_keys_are_stored_hashed_and_can_be_revoked(database):
     with database.session() as s, pytest.raises(AuthError) as info:
         verify(s, f"Bearer {plaintext}")
     assert info.value.code == "GW-6102"
+
+
+def test_db_upgrade_command_reports_the_heads(tmp_path, db_url):
+    from bridge.db import get_db
+    from tests.helpers import make_app
+
+    app = make_app(tmp_path, DATABASE_URL=db_url)
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0
+    assert " is at [" in result.output
+    assert is_current(get_db(app).engine)
