@@ -1,0 +1,222 @@
+"""Metadata snapshot and GW-43xx pre-validation against the bundled Indonesian demo metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from adapters.base import MapContext
+from adapters.dhis2.dvs_json import from_dict
+from adapters.dhis2.dvs_xml import DataValueSetXmlCodec
+from adapters.dhis2.metadata import (
+    MetadataSnapshot,
+    MetadataValidator,
+    demo_snapshot,
+    resolve_option_combos,
+    validate_data_value_set,
+    value_fits,
+)
+
+SAMPLES = Path("/work/shared/samples/dhis2")
+CODES = {"categoryIdScheme": "code", "categoryOptionIdScheme": "code"}
+
+
+def tb(values: list[dict[str, object]], **group: object) -> object:
+    base = {
+        "dataSet": "DsTbMonth01",
+        "period": "202401",
+        "orgUnit": "PkmPuter001",
+        "attributeOptionCombo": "CocFund0001",
+    }
+    return from_dict({**base, **group, "dataValues": values})
+
+
+def ids(outcome: object) -> list[tuple[str, str]]:
+    return [(i.message_id, i.expression[0]) for i in outcome]  # type: ignore[attr-defined]
+
+
+def test_valid_set_has_no_issues() -> None:
+    dvs = tb(
+        [
+            {"dataElement": "DeTbNew0001", "categoryOptionCombo": "CocTb000001", "value": "3"},
+            {"dataElement": "DeTbNote001", "value": "stok aman"},
+            {"dataElement": "DeTbStock01", "value": "f"},
+        ]
+    )
+    assert list(validate_data_value_set(dvs, demo_snapshot())) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "group", "expected"),
+    [
+        (
+            {"dataElement": "DeTbNew0001", "categoryOptionCombo": "CocIm000001", "value": "1"},
+            {},
+            ("GW-4309", "dataValues[0].categoryOptionCombo"),
+        ),
+        (
+            {"dataElement": "DeTbNew0001", "categoryOptionCombo": "NoSuchCoc01", "value": "1"},
+            {},
+            ("GW-4308", "dataValues[0].categoryOptionCombo"),
+        ),
+        ({"dataElement": "DeTbNew0001", "value": "1"}, {}, ("GW-4309", "dataValues[0].categoryOptionCombo")),
+        (
+            {"dataElement": "DeTbNew0001", "categoryOptionCombo": "CocTb000001", "value": "-1"},
+            {},
+            ("GW-4313", "dataValues[0].value"),
+        ),
+        ({"dataElement": "DeTbNew0001", "categoryOptionCombo": "CocTb000001"}, {}, ("GW-4314", "dataValues[0].value")),
+        (
+            {"dataElement": "DeTbNew0001", "categoryOptionCombo": "CocTb000001", "value": "1"},
+            {"period": "2024Q1"},
+            ("GW-4305", "dataValues[0].period"),
+        ),
+        (
+            {"dataElement": "DeTbNew0001", "categoryOptionCombo": "CocTb000001", "value": "1"},
+            {"period": "2024M1"},
+            ("GW-4304", "dataValues[0].period"),
+        ),
+        (
+            {"dataElement": "DeTbNew0001", "categoryOptionCombo": "CocTb000001", "value": "1"},
+            {"orgUnit": "KtBdg000001"},
+            ("GW-4307", "dataValues[0].orgUnit"),
+        ),
+        (
+            {"dataElement": "DeTbNew0001", "categoryOptionCombo": "CocTb000001", "value": "1"},
+            {"orgUnit": "nope"},
+            ("GW-4306", "dataValues[0].orgUnit"),
+        ),
+        (
+            {"dataElement": "DeTbNew0001", "categoryOptionCombo": "CocTb000001", "value": "1"},
+            {"attributeOptionCombo": "HllvX50cXC0"},
+            ("GW-4312", "dataValues[0].attributeOptionCombo"),
+        ),
+        ({"dataElement": "DeAncK10001", "value": "1"}, {}, ("GW-4303", "dataValues[0].dataElement")),
+        ({"dataElement": "DeNothing01", "value": "1"}, {}, ("GW-4302", "dataValues[0].dataElement")),
+        (
+            {"dataElement": "DeTbNew0001", "categoryOptionCombo": {"SEX": "X", "AGE_TB": "A0_4"}, "value": "1"},
+            {"categoryIdScheme": "code", "categoryOptionIdScheme": "code"},
+            ("GW-4310", "dataValues[0].categoryOptionCombo"),
+        ),
+        (
+            {"dataElement": "DeTbNew0001", "categoryOptionCombo": "CocTb000001", "value": "1"},
+            {"dataSet": "Nope"},
+            ("GW-4301", "dataSet"),
+        ),
+        (
+            {"dataElement": "DeTbNew0001", "categoryOptionCombo": "CocTb000001", "value": "1"},
+            {"completeDate": "9/1/24"},
+            ("GW-4316", "completeDate"),
+        ),
+    ],
+)
+def test_each_rule_gives_a_located_issue(
+    value: dict[str, object], group: dict[str, object], expected: tuple[str, str]
+) -> None:
+    assert expected in ids(validate_data_value_set(tb([value], **group), demo_snapshot()))
+
+
+def test_duplicates_are_reported() -> None:
+    value = {"dataElement": "DeTbNew0001", "categoryOptionCombo": "CocTb000001", "value": "1"}
+    assert ("GW-4315", "dataValues[1]") in ids(validate_data_value_set(tb([value, value]), demo_snapshot()))
+
+
+def test_code_and_attribute_id_schemes() -> None:
+    dvs = from_dict(
+        {
+            "dataSet": "IMM_MONTHLY",
+            "period": "202401",
+            "orgUnit": "1027302",
+            "idScheme": "code",
+            "orgUnitIdScheme": "attribute:KodeFaskes1",
+            "dataValues": [{"dataElement": "IMM_BCG", "categoryOptionCombo": "L_M0_11", "value": "4"}],
+        }
+    )
+    assert list(validate_data_value_set(dvs, demo_snapshot())) == []
+
+
+def test_data_set_is_inferred_when_absent() -> None:
+    dvs = from_dict(
+        {
+            "period": "202401",
+            "orgUnit": "PkmCibinon1",
+            "dataValues": [{"dataElement": "DeImmBcg001", "categoryOptionCombo": "CocIm000001", "value": "4"}],
+        }
+    )
+    assert ("GW-4307", "dataValues[0].orgUnit") in ids(validate_data_value_set(dvs, demo_snapshot()))
+
+
+def test_option_pairs_resolve_to_existing_cocs_only() -> None:
+    dvs = tb(
+        [
+            {"dataElement": "DeTbNew0001", "categoryOptionCombo": {"SEX": "P", "AGE_TB": "A5_14"}, "value": "2"},
+            {"dataElement": "DeTbNew0001", "categoryOptionCombo": {"SEX": "P", "AGE_TB": "A99"}, "value": "2"},
+        ]
+    )
+    resolved, outcome = resolve_option_combos(dvs, demo_snapshot(), CODES)  # type: ignore[arg-type]
+    coc = resolved.data_values[0].category_option_combo
+    assert coc in demo_snapshot().category_combos["CcSexAgeTb1"].cocs
+    assert demo_snapshot().option_combos[coc].options == {"OptSexP0001", "OptAge5to14"}
+    assert resolved.data_values[1].category_option_combo is None  # never invented
+    assert ids(outcome) == [("GW-4310", "dataValues[1].categoryOptionCombo")]
+
+
+def test_profile_uses_metadata_from_settings() -> None:
+    meta = json.loads((SAMPLES / "dhis2-core/metadata/data_element_and_dataset_with_catcombo.json").read_text())
+    snap = MetadataSnapshot.from_metadata(meta)
+    assert snap.data_sets and snap.data_elements and snap.category_combos
+    ds = next(iter(snap.data_sets.values()))
+    de = next(iter(snap.data_elements.values()))
+    dvs = from_dict({"dataSet": ds.id, "period": "2024", "orgUnit": "x", "dataValues": [{"dataElement": de.id}]})
+    outcome = MetadataValidator().validate(dvs, MapContext(settings={"dhis2_metadata": meta}))
+    assert "GW-4306" in outcome.message_ids()
+
+
+def test_negative_fixture_nonstrict_periods() -> None:
+    """dataValueSetNonStrict.xml: periods 2012Q2 and 2012 for a monthly data set (DHIS2: E8021)."""
+    meta = {
+        "dataSets": [
+            {
+                "id": "pBOMPrpg1QX",
+                "periodType": "Monthly",
+                "categoryCombo": {"id": "cc"},
+                "dataSetElements": [{"dataElement": {"id": d}} for d in ("f7n9E0hX8qk", "Ix2HsbDMLea", "eY5ehpbEsB7")],
+            }
+        ]
+    }
+    dvs = DataValueSetXmlCodec().parse(
+        (SAMPLES / "dhis2-core/dxf2-datavalueset/dataValueSetNonStrict.xml").read_bytes()
+    )
+    outcome = validate_data_value_set(dvs, MetadataSnapshot.from_metadata(meta))
+    assert ("GW-4305", "dataValues[1].period") in ids(outcome) and ("GW-4305", "dataValues[2].period") in ids(outcome)
+
+
+@pytest.mark.parametrize(
+    ("value_type", "good", "bad"),
+    [
+        ("INTEGER_ZERO_OR_POSITIVE", "0", "-1"),
+        ("INTEGER_POSITIVE", "5", "0"),
+        ("NUMBER", "1.5", "1,5"),
+        ("BOOLEAN", "True", "not true"),
+        ("TRUE_ONLY", "true", "false"),
+        ("DATE", "2024-02-29", "2023-02-29"),
+        ("PERCENTAGE", "100", "101"),
+        ("UNIT_INTERVAL", "0.5", "2"),
+    ],
+)
+def test_value_types(value_type: str, good: str, bad: str) -> None:
+    assert value_fits(value_type, good) and not value_fits(value_type, bad)
+
+
+def test_boolean_fixture_rejects_the_same_rows_as_dhis2() -> None:
+    """dataValueSetBooleanTest.csv: DHIS2 rejects indexes 10, 11, 16, 17 (values 'test', 'not true')."""
+    from adapters.dhis2.dvs_csv import DataValueSetCsvCodec
+
+    dvs = DataValueSetCsvCodec().parse(
+        (SAMPLES / "dhis2-core/dxf2-datavalueset/dataValueSetBooleanTest.csv").read_bytes()
+    )
+    types = {"jH26dja2f30": "BOOLEAN", "jH26dja2f31": "TRUE_ONLY"}  # as set up by the upstream test
+    bad = [i for i, dv in enumerate(dvs.data_values) if not value_fits(types[dv.data_element], dv.value or "")]
+    assert bad == [10, 11, 16, 17]
