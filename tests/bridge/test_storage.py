@@ -117,3 +117,4 @@ def test_db_upgrade_command_reports_the_heads(tmp_path, db_url):
     assert result.exit_code == 0
     assert " is at [" in result.output
     assert is_current(get_db(app).engine)
+    get_db(app).dispose()
