@@ -15,8 +15,9 @@ from terminology.codesystem import CodeSystemIndex, Concept, version_matches
 from terminology.errors import TxError, invalid
 
 MAX_REGEX_LENGTH = 200
-# a quantified group that itself contains a quantifier, or a backreference: catastrophic backtracking
-_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]|\\[1-9]")
+# a quantified group that itself contains a quantifier or an alternation, or a backreference: these can
+# backtrack catastrophically, and Python's re has no timeout
+_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}?|](?:[^()\\]|\\.)*\)\s*[+*{]|\\[1-9]|\(\?[=!<]")
 SUPPORTED_OPS = {"=", "is-a", "descendent-of", "is-not-a", "regex", "in", "not-in", "generalizes", "child-of",
                  "descendent-leaf", "exists"}
 
