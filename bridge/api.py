@@ -74,9 +74,8 @@ def health() -> Response:
 @bp.post("/channels/<name>/messages")
 def post_message(name: str) -> Response:
     require_channel(name)
-    gateway = get_gateway()
-    channel = gateway.channels.get(name)
-    body = read_body(gateway.formats.get(channel.source).media_type)
+    pipeline = get_gateway().pipeline(name)  # 404 unknown channel, 500 GW-7207 misconfigured channel
+    body = read_body(pipeline.source.media_type)
     result = ingest(name, body, idempotency_key=request.headers.get("Idempotency-Key"))
     status = {"accepted": 200, "queued": 202, "rejected": 422, "conflict": 409}.get(result.status, 200)
     resp = jsonify(

@@ -124,12 +124,10 @@ class ChannelSet:
     def names(self) -> list[str]:
         return sorted(self._channels)
 
-    def check(self, formats: Any, mappings: Any, destinations: Mapping[str, Any]) -> list[str]:
-        """Configuration problems (empty when every channel can run)."""
-        problems: list[str] = []
-        for ch in self._channels.values():
-            problems.extend(_check_channel(ch, formats, mappings, destinations))
-        return problems
+    def problems(self, formats: Any, mappings: Any, destinations: Mapping[str, Any]) -> dict[str, list[str]]:
+        """Configuration problems per channel name (only channels that have some)."""
+        found = {ch.name: _check_channel(ch, formats, mappings, destinations) for ch in self._channels.values()}
+        return {name: msgs for name, msgs in found.items() if msgs}
 
 
 def _check_channel(ch: Channel, formats: Any, mappings: Any, destinations: Mapping[str, Any]) -> list[str]:
@@ -139,9 +137,12 @@ def _check_channel(ch: Channel, formats: Any, mappings: Any, destinations: Mappi
             problems.append(f"channel {ch.name}: format {fmt!r} is not registered")
     for name in ch.validators:
         try:
-            formats.checker(name)
+            fmt, _ = formats.checker(name)
         except GatewayError:
             problems.append(f"channel {ch.name}: validator {name!r} is unknown")
+            continue
+        if fmt.format_id != "fhir+json":
+            problems.append(f"channel {ch.name}: validator {name!r} checks {fmt.format_id}, not the FHIR pivot")
     pinned = dict(ch.pins)
     pinned.update({rule.map_id: pinned.get(rule.map_id) for rule in ch.translate})  # type: ignore[misc]
     for map_id, version in pinned.items():

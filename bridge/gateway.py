@@ -36,19 +36,21 @@ class Gateway:
     def channels(self) -> ChannelSet:
         return ChannelSet(load_channel_files(self.config.get("CHANNEL_PATHS", [])))
 
+    def problems(self) -> dict[str, list[str]]:
+        return self.channels.problems(self.formats, self.mappings, self.config.get("DESTINATIONS", {}))
+
     def check(self) -> list[str]:
-        return self.channels.check(self.formats, self.mappings, self.config.get("DESTINATIONS", {}))
+        return [msg for msgs in self.problems().values() for msg in msgs]
 
     def runnable_channels(self) -> list[str]:
         """Channels whose formats, maps and destination all exist (others are reported by ``check``)."""
-        broken = {p.split(":")[0].removeprefix("channel ") for p in self.check()}
+        broken = self.problems()
         return [name for name in self.channels.names() if name not in broken]
 
     def pipeline(self, channel_name: str) -> Pipeline:
         if channel_name not in self._pipelines:
             channel = self.channels.get(channel_name)
-            problems = self.channels.check(self.formats, self.mappings, self.config.get("DESTINATIONS", {}))
-            mine = [p for p in problems if p.startswith(f"channel {channel_name}:")]
+            mine = self.problems().get(channel_name)
             if mine:
                 raise ConfigError("GW-7207", "; ".join(mine))
             self._pipelines[channel_name] = Pipeline(
