@@ -86,3 +86,22 @@ def test_same_key_different_content_is_flagged_not_merged(tmp_path):
         tx = s.get(Transaction, other.transaction_id)
         assert tx.flags == ["idempotency-conflict"]
         assert len(s.scalars(select(OutboxEntry)).all()) == 1
+
+
+def test_fhir_intake_stores_generated_resources_unchanged(tmp_path):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from tests.adapters.test_fhir_codec import observations, patients
+
+    app = make_app(tmp_path)
+
+    @settings(max_examples=25)
+    @given(st.one_of(patients, observations))
+    def check(resource):
+        with app.app_context():
+            result = ingest("fhir-intake", json.dumps(resource).encode())
+        assert result.status == "accepted"
+        assert json.loads(result.output) == resource
+
+    check()
