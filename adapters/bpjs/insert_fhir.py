@@ -67,7 +67,7 @@ def insert_to_fhir(data: dict[str, Any], ctx: MapContext) -> dict[str, Any]:
     target = full_url(key, "ppkDirujuk")
     sr = {
         "resourceType": "ServiceRequest",
-        "extension": [{"url": EXT + "empty", "valueString": p} for p in empty_pointers(t, ROOT)]
+        "extension": [{"url": EXT + "empty", "valueString": p} for p in sorted(empty_pointers(t, ROOT))]
         + [ext("user", valueString=text(t.get("user")))],
         "identifier": [{"system": SYS["sep"], "value": t["noSep"]}],
         "status": "active",

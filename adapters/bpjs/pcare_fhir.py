@@ -122,7 +122,7 @@ def _condition(rank: int, code: Any, key: str) -> dict[str, Any] | None:
 def _encounter(k: dict[str, Any], key: str, diags: list[int]) -> dict[str, Any]:
     resource = {
         "resourceType": "Encounter",
-        "extension": [{"url": EXT + "empty", "valueString": p} for p in empty_pointers(k)]
+        "extension": [{"url": EXT + "empty", "valueString": p} for p in sorted(empty_pointers(k))]
         + [ext_group("pcare-kunjungan", {f: k.get(f) for f in EXTRA})],
         "identifier": [{"system": SYS["kunjungan"], "value": text(k.get("noKunjungan"))}],
         "status": "finished",

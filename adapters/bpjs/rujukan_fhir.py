@@ -180,7 +180,7 @@ def _service_request(r: dict[str, Any], key: str, ctx: MapContext, root: str) ->
     pel, poli = r.get("pelayanan") or {}, r.get("poliRujukan") or {}
     resource = {
         "resourceType": "ServiceRequest",
-        "extension": [{"url": EXT + "empty", "valueString": ptr} for ptr in empty_pointers(r, root)],
+        "extension": [{"url": EXT + "empty", "valueString": ptr} for ptr in sorted(empty_pointers(r, root))],
         "identifier": [{"system": SYS["no_rujukan"], "value": text(r.get("noKunjungan"))}],
         "status": "active",
         "intent": "order",
