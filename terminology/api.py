@@ -114,7 +114,7 @@ def batch_validate(svc: TerminologyService, params: Params) -> dict[str, Any]:
     for item in params.resources("validation"):
         inner = Params.from_resource(item)
         try:
-            answer = svc.validate_code_vs(Params([*shared, *inner.entries]))
+            answer = svc.validate_code_vs(Params([*inner.entries, *shared]))
         except TxError as exc:
             answer = exc.to_operation_outcome()
         results.append({"name": "validation", "resource": answer})
@@ -127,6 +127,9 @@ def _run_operation(resource_type: str, name: str, fhir_id: str | None = None) ->
         raise TxError("GW-3007", f"operation ${name} is not supported on {resource_type}", status=400,
                       issue_code="not-supported")
     params = _with_language(_params())
+    threshold = request.headers.get("X-TOO-COSTLY-THRESHOLD", "")
+    if threshold.isdigit():  # a client may only lower the limit
+        params = Params([*params.entries, {"name": "_limit", "valueInteger": int(threshold)}])
     if fhir_id is not None:
         params = _instance(params, resource_type, fhir_id, "url" if name == "validate-code" else "system")
     return fhir(op(service(), params))

@@ -25,6 +25,7 @@ class Concept:
     parents: list[str] = field(default_factory=list)
     children: list[str] = field(default_factory=list)
     extensions: list[dict[str, Any]] = field(default_factory=list)
+    abstract_codes: tuple[str, ...] = ("notSelectable",)
 
     def prop_values(self, code: str) -> list[Any]:
         return [_prop_value(p) for p in self.properties if p.get("code") == code]
@@ -45,8 +46,12 @@ class Concept:
         return (self.status or "").lower() == "deprecated"
 
     @property
+    def has_abstract_prop(self) -> bool:
+        return any(p.get("code") in self.abstract_codes for p in self.properties)
+
+    @property
     def abstract(self) -> bool:
-        return any(v is True or str(v).lower() == "true" for v in self.prop_values("notSelectable"))
+        return any(v is True or str(v).lower() == "true" for c in self.abstract_codes for v in self.prop_values(c))
 
 
 def _prop_value(prop: dict[str, Any]) -> Any:
@@ -84,6 +89,8 @@ class CodeSystemIndex:
         self.concepts: dict[str, Concept] = {}
         self.roots: list[str] = []
         self._folded: dict[str, str] = {}
+        self.abstract_codes = ("notSelectable", *(c for c, d in self.property_defs.items()
+                                                  if d.get("uri") == CONCEPT_PROPERTIES + "notSelectable"))
         self._load(resource.get("concept", []), None)
         self._apply_parent_properties()
 
@@ -92,6 +99,7 @@ class CodeSystemIndex:
             if not isinstance(item, dict) or not isinstance(item.get("code"), str):
                 continue
             concept = self._concept_from(item)
+            concept.abstract_codes = self.abstract_codes
             if concept.code in self.concepts:
                 continue
             self.concepts[concept.code] = concept

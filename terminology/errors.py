@@ -45,7 +45,7 @@ class TxError(TerminologyError):
             self.issue_type,
             self.message,
             tx_type=self.tx_type,
-            message_id=self.message_id or self.code,
+            message_id=self.code if self.message_id is None else (self.message_id or None),
             expression=self.expression,
             diagnostics=self.diagnostics,
         )
@@ -81,7 +81,7 @@ def not_found(message: str, *, message_id: str = "GW-3404", expression: list[str
                    message_id=message_id, expression=expression)
 
 
-def invalid(message: str, *, message_id: str = "GW-3001", tx_type: str | None = None,
+def invalid(message: str, *, message_id: str | None = "GW-3001", tx_type: str | None = None,
             expression: list[str] | None = None, issue_code: str = "invalid") -> TxError:
     return TxError("GW-3001", message, status=400, issue_code=issue_code, tx_type=tx_type,
                    message_id=message_id, expression=expression)

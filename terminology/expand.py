@@ -57,6 +57,8 @@ class Entry:
     cs: CodeSystemIndex | None
     vs_designations: list[dict[str, Any]] = field(default_factory=list)
     show_version: bool = False
+    nestable: bool = True
+    pinned: bool = False
     contains: list[Entry] = field(default_factory=list)
 
     @property
@@ -189,6 +191,14 @@ class Expander:
 
     def _system_part(self, include: dict[str, Any], system: str, path: str) -> dict[tuple[str, str], Entry]:
         cs = self.resolve_system(system, include.get("version"))
+        pinned = bool(include.get("version")) or system in self.options.force_system_version
+        result = self._system_entries(cs, include, path)
+        for entry in result.values():
+            entry.pinned = pinned
+        return result
+
+    def _system_entries(self, cs: CodeSystemIndex, include: dict[str, Any], path: str
+                        ) -> dict[tuple[str, str], Entry]:
         if include.get("concept"):
             return self._enumerated(cs, include["concept"])
         predicates = [self._filter(cs, f, f"{path}.filter[{i}]") for i, f in enumerate(include.get("filter", []))]
@@ -196,8 +206,6 @@ class Expander:
         for concept in cs:
             if all(pred(concept) for pred in predicates):
                 result[(cs.url, concept.code)] = self._entry(cs, concept)
-        if len(result) > self.options.limit and not predicates:
-            pass  # the caller checks the total against the limit
         return result
 
     def _enumerated(self, cs: CodeSystemIndex, items: list[dict[str, Any]]) -> dict[tuple[str, str], Entry]:
@@ -210,6 +218,7 @@ class Expander:
             if item.get("display"):
                 entry.display = item["display"]
             entry.vs_designations = list(item.get("designation", []))
+            entry.nestable = False
             result[(cs.url, concept.code)] = entry
         return result
 
@@ -268,7 +277,7 @@ class Expander:
             pattern = check_regex(value)
             return lambda c: any(pattern.fullmatch(v) for v in getter(c))
         if op == "=":
-            return lambda c: any(v.lower() == value.lower() if _is_bool(v) else v == value for v in getter(c))
+            return lambda c: any(v == value for v in getter(c))
         if op in ("in", "not-in"):
             allowed = {v.strip() for v in value.split(",")}
             if op == "in":
@@ -295,7 +304,7 @@ def _property_getter(cs: CodeSystemIndex, prop: str, path: str) -> Callable[[Con
     if prop == "inactive":
         return lambda c: ["true" if c.inactive else "false"]
     if prop == "notSelectable" and prop not in cs.property_defs:
-        return lambda c: ["true" if c.abstract else "false"] if c.prop_values("notSelectable") else []
+        return lambda c: ["true" if c.abstract else "false"] if c.has_abstract_prop else []
     if prop == "parent":
         return lambda c: list(c.parents)
     if prop == "child":
@@ -322,7 +331,7 @@ def unknown_system(system: str, version: str | None, known: Iterable[str]) -> Tx
     versions = sorted(v for v in known if v)
     if version and versions:
         text = (f"A definition for CodeSystem '{system}' version '{version}' could not be found, so the code "
-                f"cannot be validated. Valid versions: {', '.join(versions)}")
+                f"cannot be validated. Valid versions: {' or '.join(versions)}")
         mid = "UNKNOWN_CODESYSTEM_VERSION"
     else:
         text = f"A definition for CodeSystem '{system}' could not be found, so the code cannot be validated"
@@ -336,7 +345,7 @@ def nest(entries: list[Entry]) -> list[Entry]:
     present = {e.key: e for e in entries}
     roots: list[Entry] = []
     for entry in entries:
-        parent = _first_present_parent(entry, present)
+        parent = _first_present_parent(entry, present) if entry.nestable else None
         if parent is None:
             roots.append(entry)
         else:
@@ -349,6 +358,6 @@ def _first_present_parent(entry: Entry, present: dict[tuple[str, str], Entry]) -
         return None
     for parent in entry.concept.parents:
         found = present.get((entry.system, parent))
-        if found is not None:
+        if found is not None and found.nestable:
             return found
     return None

@@ -28,6 +28,10 @@ ECHO_PARAMS = ("activeOnly", "includeDesignations", "includeDefinition", "exclud
                "count", "offset", "filter", "excludeNotForUI", "excludePostCoordinated", "designation")
 
 
+VS_KEEP = ("resourceType", "id", "language", "url", "version", "name", "title", "status", "experimental", "date",
+           "publisher", "compose")
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -181,6 +185,7 @@ def resolve_value_set(ws: Workspace, params: Params, url_name: str = "url") -> d
     if inline is not None:
         if inline.get("resourceType") != "ValueSet":
             raise invalid("parameter 'valueSet' must be a ValueSet")
+        _add_contained(ws, inline)
         return inline
     ref = params.str(url_name, "context")
     if not ref:
@@ -194,7 +199,16 @@ def resolve_value_set(ws: Workspace, params: Params, url_name: str = "url") -> d
         label = f"{url}|{version}" if version else url
         raise TxError("GW-3404", f"A definition for the value Set '{label}' could not be found", status=404,
                       issue_code="not-found", tx_type="not-found", message_id="Unable_to_resolve_value_Set_")
+    _add_contained(ws, vs)
     return vs
+
+
+def _add_contained(ws: Workspace, vs: dict[str, Any]) -> None:
+    for item in vs.get("contained", []):
+        if isinstance(item, dict) and item.get("id"):
+            ws.add({**item, "url": f"#{item['id']}"})
+            if item.get("url"):
+                ws.add(item)
 
 
 def expand(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
@@ -216,7 +230,7 @@ def expand(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[st
     nested = not options.exclude_nested and count is None and not offset and not options.text_filter
     shown = entries[offset: offset + count] if count is not None else entries[offset:]
     contains = nest(shown) if nested else shown
-    return _expanded_value_set(vs, expansion.used, params, options, contains, total, offset)
+    return _expanded_value_set(vs, expansion.used, expansion.used_vs, params, options, contains, total, offset)
 
 
 def _matches_text(entry: Entry, text: str) -> bool:
@@ -225,9 +239,9 @@ def _matches_text(entry: Entry, text: str) -> bool:
     return all(any(h.startswith(w) for h in haystack) for w in words)
 
 
-def _expanded_value_set(vs: dict[str, Any], used: dict[str, CodeSystemIndex], params: Params,
+def _expanded_value_set(vs: dict[str, Any], used: dict[str, CodeSystemIndex], used_vs: list[str], params: Params,
                         options: ExpandOptions, contains: list[Entry], total: int, offset: int) -> dict[str, Any]:
-    result = {k: v for k, v in vs.items() if k not in ("expansion", "text")}
+    result = {k: v for k, v in vs.items() if k in VS_KEEP}
     result.setdefault("id", str(uuid.uuid4()))
     parameters: list[dict[str, Any]] = []
     for entry in params.entries:
@@ -235,6 +249,9 @@ def _expanded_value_set(vs: dict[str, Any], used: dict[str, CodeSystemIndex], pa
             parameters.append({k: v for k, v in entry.items() if k != "name"} | {"name": entry["name"]})
     for cs in used.values():
         parameters.append({"name": "used-codesystem", "valueUri": cs.canonical})
+    for ref in dict.fromkeys(used_vs):
+        if not ref.startswith("#"):
+            parameters.append({"name": "used-valueset", "valueUri": ref})
     for name in ("system-version", "check-system-version", "force-system-version"):
         parameters.extend({"name": name, "valueUri": v} for v in params.strs(name))
     expansion: dict[str, Any] = {
@@ -246,6 +263,8 @@ def _expanded_value_set(vs: dict[str, Any], used: dict[str, CodeSystemIndex], pa
     if params.has("offset"):
         expansion["offset"] = offset
     props = _requested_properties(options, used)
+    if "status" not in [c for c, _ in props] and _any_status(contains):
+        props.append(("status", "http://hl7.org/fhir/concept-properties#status"))
     if props:
         expansion["extension"] = [
             {"url": EXPANSION_PROPERTY_EXT, "extension": [{"url": "code", "valueCode": code},
@@ -256,6 +275,15 @@ def _expanded_value_set(vs: dict[str, Any], used: dict[str, CodeSystemIndex], pa
         expansion["contains"] = [_contains(e, options, [c for c, _ in props]) for e in contains]
     result["expansion"] = expansion
     return result
+
+
+def _shown_status(concept: Concept | None) -> str | None:
+    status = concept.status if concept is not None else None
+    return status if status and status != "active" else None
+
+
+def _any_status(entries: list[Entry]) -> bool:
+    return any(_shown_status(e.concept) or _any_status(e.contains) for e in entries)
 
 
 def _normalise_echo(parameters: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -339,6 +367,9 @@ def _property_values(concept: Concept, code: str) -> list[dict[str, Any]]:
         return [{"valueCode": c} for c in concept.children]
     if code == "inactive":
         return [{"valueBoolean": concept.inactive}]
+    if code == "status":
+        status = _shown_status(concept)
+        return [{"valueCode": status}] if status else []
     found: list[dict[str, Any]] = []
     for prop in concept.properties:
         key = prop_value_key(prop)
@@ -385,22 +416,59 @@ def validate_code_vs(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) 
         if exc.message_id not in SOFT_FAILURES:
             raise
         members, soft = {}, [exc]
-    checks: list[Check] = []
-    for coding, path in zip(codings, paths, strict=True):
-        coding = _infer_system(coding, members, params)
-        hint = members.get((coding.get("system") or "", coding.get("code") or ""))
-        cs_hint = hint.cs if hint is not None and not coding.get("version") else None
-        check = _check_coding(ws, coding, path, params, cs_hint)
-        if soft and not check.unknown_system:
-            check.ok = False
-            check.issues.append(make_issue("error", soft[0].issue_type, soft[0].message, tx_type=soft[0].tx_type,
-                                           message_id=soft[0].message_id, expression=[_expr(path, "system")]))
-            if soft[0].message_id and soft[0].message_id.startswith("UNKNOWN_CODESYSTEM"):
-                check.unknown_system = _unknown_from(soft[0].message)
-        elif not soft:
-            _check_membership(check, members, vs, path, bool(params.bool("activeOnly", False)))
-        checks.append(check)
+    active_only = bool(params.bool("activeOnly", False))
+    checks = [_check_in_vs(ws, coding, path, params, members, vs, soft, active_only)
+              for coding, path in zip(codings, paths, strict=True)]
     return _validation_result(checks, vs, params)
+
+
+def _check_in_vs(ws: Workspace, coding: dict[str, Any], path: str, params: Params,
+                 members: dict[tuple[str, str], Entry], vs: dict[str, Any], soft: list[TxError],
+                 active_only: bool) -> Check:
+    coding = _infer_system(coding, members, params)
+    hint = members.get((coding.get("system") or "", coding.get("code") or ""))
+    asked = coding.get("version")
+    differs = hint is not None and bool(asked) and hint.version != asked
+    if differs and hint is not None and not hint.pinned and ws.code_system(hint.system, asked) is None:
+        return _unknown_version_against_default(ws, coding, path, params, hint)
+    mismatch = differs and hint is not None and hint.pinned
+    cs_hint = hint.cs if hint is not None and (not asked or mismatch) else None
+    check = _check_coding(ws, coding, path, params, cs_hint)
+    if mismatch and hint is not None:
+        check.ok = False
+        check.issues.append(make_issue(
+            "error", "invalid",
+            f"The code system '{hint.system}' version '{hint.version}' in the ValueSet include is different to "
+            f"the one in the value ('{asked}')", tx_type="vs-invalid",
+            message_id="VALUESET_VALUE_MISMATCH", expression=[_expr(path, "version")]))
+    if soft and not check.unknown_system:
+        check.ok = False
+        check.issues.append(make_issue("error", soft[0].issue_type, soft[0].message, tx_type=soft[0].tx_type,
+                                       message_id=soft[0].message_id, expression=[_expr(path, "system")]))
+        if soft[0].message_id and soft[0].message_id.startswith("UNKNOWN_CODESYSTEM"):
+            check.unknown_system = _unknown_from(soft[0].message)
+    elif not soft:
+        _check_membership(check, members, vs, path, active_only)
+    return check
+
+
+def _unknown_version_against_default(ws: Workspace, coding: dict[str, Any], path: str, params: Params,
+                                     hint: Entry) -> Check:
+    """The value names a version we do not have; the value set's (versionless) include chose another."""
+    check = _check_coding(ws, coding, path, params, hint.cs)
+    asked = coding["version"]
+    err = unknown_system(hint.system, asked, ws.code_system_versions(hint.system))
+    check.ok = False
+    check.unknown_system = f"{hint.system}|{asked}"
+    check.issues = [
+        make_issue("error", "not-found", err.message, tx_type="not-found", message_id=err.message_id,
+                   expression=[_expr(path, "system")]),
+        make_issue("warning", "invalid",
+                   f"The code system '{hint.system}' version '{hint.version}' for the versionless include in the "
+                   f"ValueSet include is different to the one in the value ('{asked}')", tx_type="vs-invalid",
+                   message_id="VALUESET_VALUE_MISMATCH_DEFAULT", expression=[_expr(path, "version")]),
+    ]
+    return check
 
 
 SOFT_FAILURES = {"UNKNOWN_CODESYSTEM", "UNKNOWN_CODESYSTEM_VERSION", "VALUESET_VERSION_CHECK",
@@ -431,7 +499,8 @@ def _validation_codings(params: Params, system_name: str) -> tuple[list[dict[str
         return [coding], ["Coding"]
     code = params.str("code")
     if code is None:
-        raise invalid("$validate-code needs code, coding or codeableConcept", message_id="GW-3004")
+        raise invalid("Unable to find code to validate (looked for coding | codeableConcept | code+system | "
+                      "code+inferSystem in parameters", message_id="")
     system = params.str(system_name) if system_name != "url" else params.str("url", "system")
     return [{"system": system, "code": code, "version": params.str("systemVersion", "version"),
              "display": params.str("display")}], [""]
@@ -485,14 +554,31 @@ def _check_display(check: Check, path: str, params: Params) -> None:
     if any(v and v.lower() == check.display.lower() for v in valid):
         return
     lenient = bool(params.bool("lenient-display-validation", False))
+    choices = _display_choices(check.cs, concept)
+    if len(choices) == 1:
+        valid_text = f"Valid display is {choices[0]}"
+    else:
+        valid_text = f"Valid display is one of {len(choices)} choices: {' or '.join(choices)}"
+    language = params.str("displayLanguage") or "--"
     check.issues.append(make_issue(
         "warning" if lenient else "error", "invalid",
         f"Wrong Display Name '{check.display}' for {check.system}#{check.code}. "
-        f"Valid display is '{concept.display}'",
+        f"{valid_text} (for the language(s) '{language}')",
         tx_type="invalid-display", message_id="Display_Name_for__should_be_one_of__instead_of",
         expression=[_expr(path, "display")]))
     if not lenient:
         check.ok = False
+
+
+def _display_choices(cs: CodeSystemIndex | None, concept: Concept) -> list[str]:
+    lang = cs.language if cs else None
+    found = [f"'{concept.display}'" + (f" ({lang})" if lang else "")] if concept.display else []
+    for des in concept.designations:
+        if des.get("language") and des.get("value") and not des.get("use"):
+            item = f"'{des['value']}' ({des['language']})"
+            if item not in found:
+                found.append(item)
+    return found or [f"'{concept.code}'"]
 
 
 def _check_membership(check: Check, members: dict[tuple[str, str], Entry], vs: dict[str, Any], path: str,
@@ -526,8 +612,9 @@ def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: P
     if codeable is not None:
         result.append({"name": "codeableConcept", "valueCodeableConcept": codeable})
         if good is None:
-            main = Check(None, None)
-            if vs is not None:
+            main = main if main.concept is not None else Check(None, None)
+            if vs is not None and any(i.get("details", {}).get("coding", [{}])[0].get("code") == "this-code-not-in-vs"
+                                      for c in checks for i in c.issues):
                 extra_issues.append(make_issue(
                     "error", "code-invalid", f"No valid coding was found for the value set '{canonical(vs)}'",
                     tx_type="not-in-vs", message_id="TX_GENERAL_CC_ERROR_MESSAGE"))
@@ -579,7 +666,8 @@ def translate(ws: Workspace, params: Params) -> dict[str, Any]:
     if params.has("sourceCode", "sourceCoding"):
         system, code, _ = _code_input(params, "sourceSystem", "sourceCode", "version", "sourceCoding")
     target_system = params.str("targetsystem", "targetSystem")
-    if params.has("targetCode", "targetCoding"):
+    r5_reverse = params.has("targetCode", "targetCoding")
+    if r5_reverse:
         reverse = True
         target_system, code, _ = _code_input(params, "targetSystem", "targetCode", "version", "targetCoding")
         system = params.str("sourceSystem", "system")
@@ -594,6 +682,9 @@ def translate(ws: Workspace, params: Params) -> dict[str, Any]:
     matches: list[dict[str, Any]] = []
     for cmap in maps:
         matches.extend(_translate_with(cmap, system, code, target_system, reverse))
+    if r5_reverse:
+        for match in matches:
+            _r5_reverse_shape(match, system, code)
     ok = any(m["_eq"] not in ("unmatched", "disjoint") for m in matches)
     result: list[dict[str, Any]] = [{"name": "result", "valueBoolean": ok}]
     if not matches:
@@ -602,6 +693,14 @@ def translate(ws: Workspace, params: Params) -> dict[str, Any]:
         match.pop("_eq")
         result.append(match)
     return out(result)
+
+
+def _r5_reverse_shape(match: dict[str, Any], target_system: str | None, target_code: str) -> None:
+    """R5 reverse: ``concept`` is the given target code, ``source`` the source code that maps to it."""
+    for part in match["part"]:
+        if part["name"] == "concept":
+            part["name"] = "source"
+    match["part"].insert(0, {"name": "concept", "valueCoding": {"system": target_system, "code": target_code}})
 
 
 def _candidate_maps(ws: Workspace, params: Params) -> list[dict[str, Any]]:

@@ -41,13 +41,17 @@ class TerminologyService:
     def subsumes(self, params: Params) -> dict[str, Any]:
         return self._run(operations.subsumes, params)
 
+    def _limit(self, params: Params) -> int:
+        asked = params.int("_limit")
+        return min(asked, self.expansion_limit) if asked else self.expansion_limit
+
     def expand(self, params: Params) -> dict[str, Any]:
         ws = self.workspace(params.resources("tx-resource"))
-        return operations.expand(ws, params, self.expansion_limit)
+        return operations.expand(ws, params, self._limit(params))
 
     def validate_code_vs(self, params: Params) -> dict[str, Any]:
         ws = self.workspace(params.resources("tx-resource"))
-        return operations.validate_code_vs(ws, params, self.expansion_limit)
+        return operations.validate_code_vs(ws, params, self._limit(params))
 
     def validate_code_cs(self, params: Params) -> dict[str, Any]:
         return self._run(operations.validate_code_cs, params)
