@@ -119,13 +119,15 @@ def rujukan_insert(draw: st.DrawFn) -> dict:
 
 _num = st.one_of(st.none(), st.from_regex(r"(0|[1-9][0-9]{0,2})(\.[0-9]?[1-9])?", fullmatch=True))
 _kd = nullable(free_text)
+_code = st.from_regex(r"[0-9A-Za-z]{1,8}", fullmatch=True)  # kd* fields: the codec trims codes
+_kdc = nullable(_code)
 
 
 @st.composite
 def pcare_kunjungan(draw: st.DrawFn) -> dict:
     referred = draw(st.booleans())
-    sub = st.fixed_dictionaries({"kdSubSpesialis1": some_text, "kdSarana": _kd})
-    khusus = st.fixed_dictionaries({"kdKhusus": some_text, "kdSubSpesialis": _kd, "catatan": _kd})
+    sub = st.fixed_dictionaries({"kdSubSpesialis1": _code, "kdSarana": _kdc})
+    khusus = st.fixed_dictionaries({"kdKhusus": _code, "kdSubSpesialis": _kdc, "catatan": _kd})
     rujuk = st.fixed_dictionaries(
         {
             "tglEstRujuk": pcare,
@@ -138,7 +140,7 @@ def pcare_kunjungan(draw: st.DrawFn) -> dict:
         "noKunjungan": draw(nullable(st.from_regex(r"[0-9]{12}Y[0-9]{6}", fullmatch=True))),
         "noKartu": draw(digits(13)),
         "tglDaftar": draw(pcare),
-        "kdPoli": draw(_kd),
+        "kdPoli": draw(_kdc),
         "keluhan": draw(_kd),
         "kdSadar": draw(digits(2)),
         **{
@@ -156,14 +158,14 @@ def pcare_kunjungan(draw: st.DrawFn) -> dict:
         },
         "kdStatusPulang": "4" if referred else draw(st.sampled_from(["0", "1", "3"])),
         "tglPulang": draw(pcare),
-        "kdDokter": draw(some_text),
+        "kdDokter": draw(_code),
         "kdDiag1": draw(icd10),
         "kdDiag2": draw(nullable(icd10)),
         "kdDiag3": draw(nullable(icd10)),
-        "kdPoliRujukInternal": draw(_kd),
+        "kdPoliRujukInternal": draw(_kdc),
         "rujukLanjut": draw(rujuk) if referred else None,
         **{
-            f: draw(_kd)
+            f: draw(_kdc if f.startswith("kd") else _kd)
             for f in (
                 "kdTacc",
                 "alasanTacc",
