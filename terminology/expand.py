@@ -59,6 +59,7 @@ class Entry:
     show_version: bool = False
     nestable: bool = True
     pinned: bool = False
+    include_version: str | None = None
     contains: list[Entry] = field(default_factory=list)
 
     @property
@@ -183,9 +184,9 @@ class Expander:
         if cs is None:
             raise unknown_system(system, version, self.resolver.code_system_versions(system))
         if system in opts.check_system_version and not version_matches(opts.check_system_version[system], cs.version):
-            raise TxError("GW-3030", f"The version '{cs.version}' of the code system '{system}' is not allowed "
-                          f"(required: '{opts.check_system_version[system]}')", issue_code="exception",
-                          tx_type="vs-invalid", message_id="VALUESET_VERSION_CHECK")
+            raise TxError("GW-3030", f"The version '{cs.version}' is not allowed for system '{system}': required to "
+                          f"be '{opts.check_system_version[system]}' by a version-check parameter",
+                          issue_code="exception", tx_type="version-error", message_id="VALUESET_VERSION_CHECK")
         self.used[cs.canonical] = cs
         return cs
 
@@ -195,6 +196,7 @@ class Expander:
         result = self._system_entries(cs, include, path)
         for entry in result.values():
             entry.pinned = pinned
+            entry.include_version = self.options.force_system_version.get(system) or include.get("version")
         return result
 
     def _system_entries(self, cs: CodeSystemIndex, include: dict[str, Any], path: str
@@ -336,8 +338,10 @@ def unknown_system(system: str, version: str | None, known: Iterable[str]) -> Tx
     else:
         text = f"A definition for CodeSystem '{system}' could not be found, so the code cannot be validated"
         mid = "UNKNOWN_CODESYSTEM"
-    return TxError("GW-3404", text, status=404, issue_code="not-found", tx_type="not-found", message_id=mid,
-                   expression=["system"])
+    err = TxError("GW-3404", text, status=404, issue_code="not-found", tx_type="not-found", message_id=mid,
+                  expression=["system"])
+    err.system, err.version = system, version  # type: ignore[attr-defined]
+    return err
 
 
 def nest(entries: list[Entry]) -> list[Entry]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from terminology.codesystem import CodeSystemIndex, Concept, prop_value_key
+from terminology.codesystem import CodeSystemIndex, Concept, prop_value_key, version_matches
 from terminology.errors import TxError, invalid, make_issue, not_found
 from terminology.expand import Entry, ExpandOptions, Expander, canonical, nest, unknown_system
 from terminology.params import Params, out
@@ -215,8 +215,21 @@ def expand(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[st
     vs = resolve_value_set(ws, params)
     options = expand_options(params, limit)
     expander = Expander(ws, options)
-    expansion = expander.expand(vs)
+    try:
+        expansion = expander.expand(vs)
+    except TxError as exc:
+        if exc.message_id and exc.message_id.startswith("UNKNOWN_CODESYSTEM"):
+            raise TxError(exc.code, exc.message.replace("so the code cannot be validated",
+                                                        "so the value set cannot be expanded"),
+                          status=exc.status, issue_code="not-found", tx_type="not-found",
+                          message_id=exc.message_id + "_EXP") from None
+        raise
     entries = list(expansion.entries.values())
+    versions: dict[str, set[str | None]] = {}
+    for entry in entries:
+        versions.setdefault(entry.system, set()).add(entry.version)
+    for entry in entries:
+        entry.show_version = len(versions[entry.system]) > 1
     if options.text_filter:
         entries = [e for e in entries if _matches_text(e, options.text_filter)]
     count = params.int("count")
@@ -252,8 +265,6 @@ def _expanded_value_set(vs: dict[str, Any], used: dict[str, CodeSystemIndex], us
     for ref in dict.fromkeys(used_vs):
         if not ref.startswith("#"):
             parameters.append({"name": "used-valueset", "valueUri": ref})
-    for name in ("system-version", "check-system-version", "force-system-version"):
-        parameters.extend({"name": name, "valueUri": v} for v in params.strs(name))
     expansion: dict[str, Any] = {
         "identifier": f"urn:uuid:{uuid.uuid4()}",
         "timestamp": _now(),
@@ -428,28 +439,42 @@ def _check_in_vs(ws: Workspace, coding: dict[str, Any], path: str, params: Param
     coding = _infer_system(coding, members, params)
     hint = members.get((coding.get("system") or "", coding.get("code") or ""))
     asked = coding.get("version")
-    differs = hint is not None and bool(asked) and hint.version != asked
+    differs = hint is not None and bool(asked) and hint.version != asked and not (
+        hint.pinned and version_matches(hint.include_version, asked))
     if differs and hint is not None and not hint.pinned and ws.code_system(hint.system, asked) is None:
         return _unknown_version_against_default(ws, coding, path, params, hint)
     mismatch = differs and hint is not None and hint.pinned
     cs_hint = hint.cs if hint is not None and (not asked or mismatch) else None
     check = _check_coding(ws, coding, path, params, cs_hint)
     if mismatch and hint is not None:
-        check.ok = False
-        check.issues.append(make_issue(
-            "error", "invalid",
-            f"The code system '{hint.system}' version '{hint.version}' in the ValueSet include is different to "
-            f"the one in the value ('{asked}')", tx_type="vs-invalid",
-            message_id="VALUESET_VALUE_MISMATCH", expression=[_expr(path, "version")]))
+        _add_mismatch(check, hint.system, hint.version, asked, path)
+        if ws.code_system(hint.system, asked) is None:
+            err = unknown_system(hint.system, asked, ws.code_system_versions(hint.system))
+            check.issues.append(make_issue("error", "not-found", err.message, tx_type="not-found",
+                                           message_id=err.message_id, expression=[_expr(path, "system")]))
+            check.unknown_system = f"{hint.system}|{asked}"
     if soft and not check.unknown_system:
         check.ok = False
+        bad_system = getattr(soft[0], "system", None)
+        bad_version = getattr(soft[0], "version", None)
+        if bad_version and asked and bad_version != asked and bad_system == coding.get("system"):
+            _add_mismatch(check, bad_system, bad_version, asked, path)
         check.issues.append(make_issue("error", soft[0].issue_type, soft[0].message, tx_type=soft[0].tx_type,
                                        message_id=soft[0].message_id, expression=[_expr(path, "system")]))
-        if soft[0].message_id and soft[0].message_id.startswith("UNKNOWN_CODESYSTEM"):
-            check.unknown_system = _unknown_from(soft[0].message)
+        if bad_system:
+            check.unknown_system = f"{bad_system}|{bad_version}" if bad_version else bad_system
     elif not soft:
         _check_membership(check, members, vs, path, active_only)
     return check
+
+
+def _add_mismatch(check: Check, system: str, include_version: str | None, asked: str | None, path: str) -> None:
+    check.ok = False
+    check.issues.append(make_issue(
+        "error", "invalid",
+        f"The code system '{system}' version '{include_version}' in the ValueSet include is different to "
+        f"the one in the value ('{asked}')", tx_type="vs-invalid",
+        message_id="VALUESET_VALUE_MISMATCH", expression=[_expr(path, "version")]))
 
 
 def _unknown_version_against_default(ws: Workspace, coding: dict[str, Any], path: str, params: Params,
@@ -632,7 +657,8 @@ def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: P
             result.append({"name": "status", "valueCode": main.concept.status})
     issues = [*extra_issues, *(i for c in checks for i in c.issues)]
     if issues:
-        messages = sorted({i["details"]["text"] for i in issues if i["severity"] in ("error", "warning")})
+        errors = [i for i in issues if i["severity"] == "error"]
+        messages = sorted({i["details"]["text"] for i in (errors or [i for i in issues if i["severity"] == "warning"])})
         if messages:
             result.append({"name": "message", "valueString": "; ".join(messages)})
         result.append({"name": "issues", "resource": {"resourceType": "OperationOutcome", "issue": issues}})
