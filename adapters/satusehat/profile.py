@@ -74,7 +74,7 @@ SYS_ID_KINDS: dict[str, tuple[str, ...]] = {
 #: the order resources are sent in when delivered one by one (dependencies first).
 DEPENDENCY_ORDER: tuple[str, ...] = (
     "Patient", "Practitioner", "Organization", "Location", "Encounter", "Condition", "AllergyIntolerance",
-    "Observation", "Procedure", "ServiceRequest", "Specimen", "DiagnosticReport", "Medication",
+    "ServiceRequest", "Specimen", "Observation", "Procedure", "DiagnosticReport", "Medication",
     "MedicationRequest", "MedicationDispense", "Composition", "ClinicalImpression",
 )  # fmt: skip
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 ORG = "100025753"
@@ -341,3 +342,146 @@ def pivot_visit(times_offset: str = "+07:00") -> dict[str, Any]:
             },
         ],
     }
+
+
+FLOW_STEPS = ("register", "encounter", "vitals", "diagnosis", "lab", "prescription", "discharge")
+
+
+def _stamp(hhmm: str) -> str:
+    return f"2024-06-14T{hhmm}:00+07:00"
+
+
+def flow_step(step: str, n: int = 1) -> dict[str, Any]:
+    """The pivot Bundle one SIMRS message of visit ``n`` would produce at each outpatient step."""
+    full = pivot_visit()
+    by_id = {e["resource"]["id"]: e for e in full["entry"]}
+    enc = copy.deepcopy(by_id["v-1"])
+    status = {"encounter": "arrived", "discharge": "finished"}.get(step, "in-progress")
+    enc["resource"]["status"] = status
+    if status != "finished":
+        enc["resource"]["period"].pop("end")
+        enc["resource"].pop("hospitalization")
+    enc["resource"]["identifier"][0]["value"] = f"RJ-{n:04d}"
+    context = [by_id["pat-1"], by_id["dr-7"], by_id["poli-1"], enc]
+    if step == "register":
+        return _bundle([by_id["pat-1"]], n)
+    if step == "encounter":
+        return _bundle(context, n)
+    extra: dict[str, list[dict[str, Any]]] = {
+        "vitals": [by_id["bp-1"], by_id["hr-1"]],
+        "diagnosis": [by_id["dx-1"]],
+        "lab": _lab(),
+        "prescription": _prescription(),
+        "discharge": [by_id["dx-1"]],
+    }
+    return _bundle([*context, *extra[step]], n)
+
+
+def _bundle(entries: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    """Give the visit's own resources ids unique to visit ``n`` (as a SIMRS would)."""
+    shared = {"pat-1", "dr-7", "poli-1", "rs"}
+    out = []
+    for entry in copy.deepcopy(entries):
+        res = entry["resource"]
+        if res["id"] not in shared:
+            res["id"] = f"{res['id']}-{n}"
+            entry["fullUrl"] = f"{res['resourceType']}/{res['id']}"
+        out.append(entry)
+    text = json.dumps({"resourceType": "Bundle", "type": "collection", "entry": out})
+    for old in ("Encounter/v-1", "ServiceRequest/sr-1", "Specimen/sp-1", "Observation/lab-1", "Medication/med-1"):
+        if f'"{old}-{n}"' in text:
+            text = text.replace(f'"{old}"', f'"{old}-{n}"')
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def _lab() -> list[dict[str, Any]]:
+    loinc, snomed = "http://loinc.org", "http://snomed.info/sct"
+    subject, enc = {"reference": "Patient/pat-1"}, {"reference": "Encounter/v-1"}
+    return [
+        {
+            "fullUrl": "ServiceRequest/sr-1",
+            "resource": {
+                "resourceType": "ServiceRequest",
+                "id": "sr-1",
+                "status": "active",
+                "intent": "original-order",
+                "category": [concept(snomed, "108252007")],
+                "code": concept(loinc, "11477-7"),
+                "subject": subject,
+                "encounter": enc,
+                "authoredOn": _stamp("07:40"),
+                "requester": {"reference": "Practitioner/dr-7"},
+            },
+        },
+        {
+            "fullUrl": "Specimen/sp-1",
+            "resource": {
+                "resourceType": "Specimen",
+                "id": "sp-1",
+                "status": "available",
+                "type": concept(snomed, "119334006"),
+                "subject": subject,
+                "request": [{"reference": "ServiceRequest/sr-1"}],
+                "collection": {"collectedDateTime": _stamp("07:45")},
+            },
+        },
+        {
+            "fullUrl": "Observation/lab-1",
+            "resource": {
+                "resourceType": "Observation",
+                "id": "lab-1",
+                "status": "final",
+                "category": [concept(HL7 + "observation-category", "laboratory")],
+                "code": concept(loinc, "11477-7"),
+                "subject": subject,
+                "encounter": enc,
+                "performer": [{"reference": "Practitioner/dr-7"}],
+                "basedOn": [{"reference": "ServiceRequest/sr-1"}],
+                "specimen": {"reference": "Specimen/sp-1"},
+                "effectiveDateTime": _stamp("08:15"),
+                "issued": _stamp("08:20"),
+                "valueCodeableConcept": concept(snomed, "260347006"),
+            },
+        },
+        {
+            "fullUrl": "DiagnosticReport/dr-lab-1",
+            "resource": {
+                "resourceType": "DiagnosticReport",
+                "id": "dr-lab-1",
+                "status": "final",
+                "category": [concept("http://terminology.hl7.org/CodeSystem/v2-0074", "MB")],
+                "code": concept(loinc, "11477-7"),
+                "subject": subject,
+                "encounter": enc,
+                "effectiveDateTime": _stamp("08:15"),
+                "issued": _stamp("08:20"),
+                "result": [{"reference": "Observation/lab-1"}],
+                "specimen": [{"reference": "Specimen/sp-1"}],
+                "basedOn": [{"reference": "ServiceRequest/sr-1"}],
+            },
+        },
+    ]
+
+
+def _prescription() -> list[dict[str, Any]]:
+    med = medication()
+    med.pop("identifier")
+    med["id"] = "med-1"
+    return [
+        {"fullUrl": "Medication/med-1", "resource": med},
+        {
+            "fullUrl": "MedicationRequest/rx-1",
+            "resource": {
+                "resourceType": "MedicationRequest",
+                "id": "rx-1",
+                "status": "completed",
+                "intent": "order",
+                "medicationReference": {"reference": "Medication/med-1"},
+                "subject": {"reference": "Patient/pat-1"},
+                "encounter": {"reference": "Encounter/v-1"},
+                "authoredOn": _stamp("08:40"),
+                "requester": {"reference": "Practitioner/dr-7"},
+                "dosageInstruction": [{"text": "4 tablet per hari"}],
+            },
+        },
+    ]

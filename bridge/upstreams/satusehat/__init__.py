@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from bridge.upstreams.satusehat.client import (
     ENVIRONMENTS,
@@ -34,6 +35,7 @@ def satusehat_group() -> None:
 
 @satusehat_group.command("check")
 @click.argument("destination")
+@with_appcontext
 def check_command(destination: str) -> None:
     """Fetch a token for DESTINATION (a key of DESTINATIONS) to check its credentials and network path."""
     settings = (current_app.config.get("DESTINATIONS") or {}).get(destination)
