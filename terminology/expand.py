@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from terminology.codesystem import CodeSystemIndex, Concept, version_matches
+from terminology.codesystem import CodeSystemIndex, Concept, version_key, version_matches
 from terminology.errors import TxError, invalid
 
 MAX_REGEX_LENGTH = 200
@@ -45,6 +45,7 @@ class ExpandOptions:
     default_vs_version: dict[str, str] = field(default_factory=dict)
     limit: int = 10000
     text_filter: str | None = None
+    strict_checks: bool = True
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Entry:
     nestable: bool = True
     pinned: bool = False
     include_version: str | None = None
+    original_version: str | None = None
     contains: list[Entry] = field(default_factory=list)
 
     @property
@@ -82,6 +84,7 @@ class Expansion:
     used_vs: list[str]
     warnings: list[dict[str, Any]]
     hierarchical: bool = False
+    applied: list[tuple[str, str]] = field(default_factory=list)
 
 
 def check_regex(pattern: str) -> re.Pattern[str]:
@@ -108,13 +111,15 @@ class Expander:
         self.used: dict[str, CodeSystemIndex] = {}
         self.used_vs: list[str] = []
         self.warnings: list[dict[str, Any]] = []
+        self.check_failures: list[TxError] = []
+        self.applied: dict[tuple[str, str], None] = {}
 
     # -- entry point ---------------------------------------------------------------------------
     def expand(self, vs: dict[str, Any]) -> Expansion:
         entries = self._value_set(vs, [])
         if self.options.active_only:
             entries = {k: e for k, e in entries.items() if not e.inactive}
-        return Expansion(entries, self.used, self.used_vs, self.warnings)
+        return Expansion(entries, self.used, self.used_vs, self.warnings, applied=list(self.applied))
 
     def _value_set(self, vs: dict[str, Any], stack: list[str]) -> dict[tuple[str, str], Entry]:
         name = canonical(vs)
@@ -178,15 +183,25 @@ class Expander:
         opts = self.options
         if system in opts.force_system_version:
             version = opts.force_system_version[system]
+            self.applied[("force-system-version", f"{system}|{version}")] = None
         elif version is None and system in opts.system_version:
             version = opts.system_version[system]
+            self.applied[("system-version", f"{system}|{version}")] = None
+        check = opts.check_system_version.get(system)
+        if check and version is None:
+            self.applied[("check-system-version", f"{system}|{check}")] = None
+            both = [v for v in self.resolver.code_system_versions(system)
+                    if version_matches(check, v) and version_matches(version, v)]
+            version = max(both, key=version_key) if both else version
         cs = self.resolver.code_system(system, version)
         if cs is None:
             raise unknown_system(system, version, self.resolver.code_system_versions(system))
-        if system in opts.check_system_version and not version_matches(opts.check_system_version[system], cs.version):
-            raise TxError("GW-3030", f"The version '{cs.version}' is not allowed for system '{system}': required to "
-                          f"be '{opts.check_system_version[system]}' by a version-check parameter",
-                          issue_code="exception", tx_type="version-error", message_id="VALUESET_VERSION_CHECK")
+        if check and not version_matches(check, cs.version):
+            failure = TxError("GW-3030", f"The version '{cs.version}' is not allowed for system '{system}': required "
+                              f"to be '{check}' by a version-check parameter", issue_code="exception",
+                              tx_type="version-error", message_id="VALUESET_VERSION_CHECK")
+            if opts.strict_checks:
+                raise failure
         self.used[cs.canonical] = cs
         return cs
 
@@ -197,6 +212,7 @@ class Expander:
         for entry in result.values():
             entry.pinned = pinned
             entry.include_version = self.options.force_system_version.get(system) or include.get("version")
+            entry.original_version = include.get("version")
         return result
 
     def _system_entries(self, cs: CodeSystemIndex, include: dict[str, Any], path: str
@@ -290,6 +306,10 @@ class Expander:
             return lambda c: bool(getter(c)) == wanted
         raise TxError("GW-3012", f"The filter '{prop} {op}' is not supported for {cs.url}", issue_code="not-supported",
                       tx_type="vs-invalid", message_id="FILTER_NOT_UNDERSTOOD", expression=[path])
+
+
+def _is_wildcard(version: str) -> bool:
+    return any(p in ("x", "X", "*") for p in version.split("."))
 
 
 def _is_bool(value: str) -> bool:

@@ -243,7 +243,9 @@ def expand(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[st
     nested = not options.exclude_nested and count is None and not offset and not options.text_filter
     shown = entries[offset: offset + count] if count is not None else entries[offset:]
     contains = nest(shown) if nested else shown
-    return _expanded_value_set(vs, expansion.used, expansion.used_vs, params, options, contains, total, offset)
+    result = _expanded_value_set(vs, expansion.used, expansion.used_vs, params, options, contains, total, offset)
+    result["expansion"]["parameter"].extend({"name": n, "valueUri": v} for n, v in expansion.applied)
+    return result
 
 
 def _matches_text(entry: Entry, text: str) -> bool:
@@ -419,7 +421,9 @@ def validate_code_cs(ws: Workspace, params: Params) -> dict[str, Any]:
 def validate_code_vs(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
     vs = resolve_value_set(ws, params)
     codings, paths = _validation_codings(params, "system")
-    expander = Expander(ws, expand_options(params, limit))
+    options = expand_options(params, limit)
+    options.strict_checks = False
+    expander = Expander(ws, options)
     soft: list[TxError] = []
     try:
         members = expander.expand(vs).entries
@@ -430,6 +434,15 @@ def validate_code_vs(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) 
     active_only = bool(params.bool("activeOnly", False))
     checks = [_check_in_vs(ws, coding, path, params, members, vs, soft, active_only)
               for coding, path in zip(codings, paths, strict=True)]
+    checks_wanted = _canonical_map(params, "check-system-version")
+    for check, path in zip(checks, paths, strict=True):
+        pattern = checks_wanted.get(check.system or "")
+        if pattern and check.cs is not None and not version_matches(pattern, check.cs.version):
+            check.ok = False
+            check.issues.append(make_issue(
+                "error", "exception", f"The version '{check.cs.version}' is not allowed for system '{check.system}': "
+                f"required to be '{pattern}' by a version-check parameter", tx_type="version-error",
+                message_id="VALUESET_VERSION_CHECK", expression=[_expr(path, "version")]))
     return _validation_result(checks, vs, params)
 
 
@@ -447,7 +460,9 @@ def _check_in_vs(ws: Workspace, coding: dict[str, Any], path: str, params: Param
     cs_hint = hint.cs if hint is not None and (not asked or mismatch) else None
     check = _check_coding(ws, coding, path, params, cs_hint)
     if mismatch and hint is not None:
-        _add_mismatch(check, hint.system, hint.version, asked, path)
+        forced = params_force(params).get(hint.system)
+        _add_mismatch(check, hint.system, forced or hint.version, asked, path,
+                      forced_from=(hint.original_version or "") if forced else None)
         if ws.code_system(hint.system, asked) is None:
             err = unknown_system(hint.system, asked, ws.code_system_versions(hint.system))
             check.issues.append(make_issue("error", "not-found", err.message, tx_type="not-found",
@@ -468,13 +483,20 @@ def _check_in_vs(ws: Workspace, coding: dict[str, Any], path: str, params: Param
     return check
 
 
-def _add_mismatch(check: Check, system: str, include_version: str | None, asked: str | None, path: str) -> None:
+def params_force(params: Params) -> dict[str, str]:
+    return _canonical_map(params, "force-system-version")
+
+
+def _add_mismatch(check: Check, system: str, include_version: str | None, asked: str | None, path: str,
+                  forced_from: str | None = None) -> None:
     check.ok = False
+    origin = f" resulting from the version '{forced_from}'" if forced_from is not None else ""
     check.issues.append(make_issue(
         "error", "invalid",
-        f"The code system '{system}' version '{include_version}' in the ValueSet include is different to "
+        f"The code system '{system}' version '{include_version}'{origin} in the ValueSet include is different to "
         f"the one in the value ('{asked}')", tx_type="vs-invalid",
-        message_id="VALUESET_VALUE_MISMATCH", expression=[_expr(path, "version")]))
+        message_id="VALUESET_VALUE_MISMATCH_CHANGED" if forced_from is not None else "VALUESET_VALUE_MISMATCH",
+        expression=[_expr(path, "version")]))
 
 
 def _unknown_version_against_default(ws: Workspace, coding: dict[str, Any], path: str, params: Params,
@@ -485,14 +507,16 @@ def _unknown_version_against_default(ws: Workspace, coding: dict[str, Any], path
     err = unknown_system(hint.system, asked, ws.code_system_versions(hint.system))
     check.ok = False
     check.unknown_system = f"{hint.system}|{asked}"
-    check.issues = [
-        make_issue("error", "not-found", err.message, tx_type="not-found", message_id=err.message_id,
-                   expression=[_expr(path, "system")]),
-        make_issue("warning", "invalid",
-                   f"The code system '{hint.system}' version '{hint.version}' for the versionless include in the "
-                   f"ValueSet include is different to the one in the value ('{asked}')", tx_type="vs-invalid",
-                   message_id="VALUESET_VALUE_MISMATCH_DEFAULT", expression=[_expr(path, "version")]),
-    ]
+    check.issues = [make_issue("error", "not-found", err.message, tx_type="not-found", message_id=err.message_id,
+                               expression=[_expr(path, "system")])]
+    if hint.system in _canonical_map(params, "system-version"):
+        _add_mismatch(check, hint.system, hint.version, asked, path, forced_from="")
+    else:
+        check.issues.append(make_issue(
+            "warning", "invalid",
+            f"The code system '{hint.system}' version '{hint.version}' for the versionless include in the "
+            f"ValueSet include is different to the one in the value ('{asked}')", tx_type="vs-invalid",
+            message_id="VALUESET_VALUE_MISMATCH_DEFAULT", expression=[_expr(path, "version")]))
     return check
 
 
@@ -540,7 +564,8 @@ def _check_coding(ws: Workspace, coding: dict[str, Any], path: str, params: Para
     check = Check(coding.get("system"), coding.get("code"), coding.get("version"), coding.get("display"))
     if not check.system:
         return check
-    cs = cs_hint or ws.code_system(check.system, check.version)
+    version = check.version or _canonical_map(params, "system-version").get(check.system)
+    cs = cs_hint or ws.code_system(check.system, version)
     if cs is None:
         check.ok = False
         check.unknown_system = check.system
