@@ -72,6 +72,11 @@ def _repair(text: str) -> str:
 
 def load_json_body(body: bytes, *, max_bytes: int = MAX_BODY) -> Any:
     """UTF-8 JSON with a size limit and the unquoted-response repair; DecodeError GW-1402/GW-1408."""
+    return _load(body, max_bytes)[0]
+
+
+def _load(body: bytes, max_bytes: int) -> tuple[Any, bool]:
+    """(document, whether the unquoted-response repair was needed)."""
     if len(body) > max_bytes:
         raise DecodeError("GW-1408", f"BPJS body of {len(body)} bytes exceeds the limit of {max_bytes}")
     try:
@@ -79,11 +84,11 @@ def load_json_body(body: bytes, *, max_bytes: int = MAX_BODY) -> Any:
     except UnicodeDecodeError as exc:
         raise DecodeError("GW-1402", f"BPJS body is not UTF-8 (byte {exc.start})") from exc
     try:
-        return json.loads(text)
+        return json.loads(text), False
     except json.JSONDecodeError:
         pass
     try:
-        return json.loads(_repair(text))
+        return json.loads(_repair(text)), True
     except json.JSONDecodeError as exc:
         raise DecodeError(
             "GW-1402", f"BPJS body is not JSON: {exc.msg}", location=f"line {exc.lineno}, col {exc.colno}"
@@ -128,22 +133,25 @@ def parse_envelope(
     credentials: Credentials | None = None,
     timestamp: str | None = None,
     max_bytes: int = MAX_BODY,
+    decrypt_codes: tuple[int, ...] = (200,),
 ) -> Envelope:
     """Decode one BPJS answer. With ``credentials`` a string ``response`` is decrypted.
 
-    Only a 200 answer's string response is decrypted; other codes keep whatever (usually null)
-    they carry. HTML is refused before anything else.
+    Only the string response of an answer whose code is in ``decrypt_codes`` is decrypted
+    (VClaim: 200; PCare also encrypts 201 CREATED and 412 field lists); other codes keep
+    whatever (usually null) they carry. HTML is refused before anything else.
     """
     if is_html(body, content_type):
         raise DecodeError("GW-1401", f"BPJS answered an HTML page, not JSON: {html_summary(body)}")
-    doc = load_json_body(body, max_bytes=max_bytes)
+    doc, repaired = _load(body, max_bytes)
     if not isinstance(doc, dict):
         raise DecodeError("GW-1403", "BPJS answer is not a JSON object")
     key, meta = _meta(doc)
     code = _code(meta, key)
     message = str(meta.get("message") or "").strip()
     raw = doc.get("response")
-    response = _decode_response(raw, credentials if code == 200 else None, timestamp)
+    decrypt = code in decrypt_codes and not repaired  # a bare unquoted token was never encrypted
+    response = _decode_response(raw, credentials if decrypt else None, timestamp)
     return Envelope(code, message, response, key)
 
 

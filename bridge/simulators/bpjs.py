@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import email.utils
 import hmac
 import json
 import threading
@@ -774,6 +775,11 @@ def _install_hooks(app: Flask) -> None:
         g.bpjs_ppk = consumer.get("ppk", "")
         g.bpjs_fktp = consumer.get("fktp", "03050301")
         return None
+
+    @app.after_request
+    def stamp_date(response: Response) -> Response:
+        response.headers["Date"] = email.utils.formatdate(app.config["CLOCK"](), usegmt=True)
+        return response
 
     @app.errorhandler(Reject)
     def rejected(exc: Reject) -> Response:
