@@ -24,6 +24,7 @@ PREFERRED_FOR_LANGUAGE = {
 EXPANSION_PROPERTY_EXT = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.property"
 CONTAINS_PROPERTY_EXT = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.contains.property"
 DEFAULT_LIMIT = 10000
+VS_EXPANSION_PARAMETER = "http://hl7.org/fhir/StructureDefinition/valueset-expansion-parameter"
 ECHO_PARAMS = ("activeOnly", "includeDesignations", "includeDefinition", "excludeNested", "displayLanguage",
                "count", "offset", "filter", "excludeNotForUI", "excludePostCoordinated", "designation")
 
@@ -213,6 +214,7 @@ def _add_contained(ws: Workspace, vs: dict[str, Any]) -> None:
 
 def expand(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
     vs = resolve_value_set(ws, params)
+    params = vs_parameters(vs, params, use_vs_language=False)
     options = expand_options(params, limit)
     expander = Expander(ws, options)
     try:
@@ -418,8 +420,26 @@ def validate_code_cs(ws: Workspace, params: Params) -> dict[str, Any]:
     return _validation_result(checks, None, params)
 
 
+def vs_parameters(vs: dict[str, Any], params: Params, use_vs_language: bool) -> Params:
+    """Expansion parameters a value set declares (compose extension), unless the request gives them."""
+    extra: list[dict[str, Any]] = []
+    for ext in vs.get("compose", {}).get("extension", []):
+        if ext.get("url") != VS_EXPANSION_PARAMETER:
+            continue
+        parts = {e.get("url"): e for e in ext.get("extension", [])}
+        name = parts.get("name", {}).get("valueCode") or parts.get("name", {}).get("valueString")
+        value = {k: v for k, v in parts.get("value", {}).items() if k.startswith("value")}
+        if name and value and not params.has(name):
+            extra.append({"name": name, **value})
+    if use_vs_language and vs.get("language") and not params.has("displayLanguage") and not any(
+            e["name"] == "displayLanguage" for e in extra):
+        extra.append({"name": "displayLanguage", "valueCode": vs["language"]})
+    return Params([*params.entries, *extra]) if extra else params
+
+
 def validate_code_vs(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
     vs = resolve_value_set(ws, params)
+    params = vs_parameters(vs, params, use_vs_language=True)
     codings, paths = _validation_codings(params, "system")
     options = expand_options(params, limit)
     options.strict_checks = False
@@ -594,40 +614,93 @@ def _check_coding(ws: Workspace, coding: dict[str, Any], path: str, params: Para
     return check
 
 
+def parse_languages(value: str | None) -> list[str]:
+    """``de, *; q=0`` / ``de,it`` -> ``["de"]`` / ``["de", "it"]`` (entries with q=0 dropped)."""
+    found: list[str] = []
+    for part in (value or "").split(","):
+        tag, _, quality = part.strip().partition(";")
+        tag = tag.strip()
+        if not tag or quality.replace(" ", "") in ("q=0", "q=0.0"):
+            continue
+        found.append(tag)
+    return found
+
+
+def language_matches(wanted: str, actual: str | None) -> bool:
+    if not actual:
+        return False
+    if wanted == "*":
+        return True
+    wanted, actual = wanted.lower(), actual.lower()
+    return actual == wanted or actual.split("-")[0] == wanted or wanted.split("-")[0] == actual
+
+
+def display_candidates(cs: CodeSystemIndex | None, concept: Concept) -> list[tuple[str, str | None]]:
+    lang = cs.language if cs else None
+    found: list[tuple[str, str | None]] = [(concept.display, lang)] if concept.display else []
+    for des in concept.designations:
+        if des.get("value"):
+            found.append((str(des["value"]), des.get("language") or lang))
+    return found
+
+
+def preferred_display(cs: CodeSystemIndex | None, concept: Concept, languages: list[str]) -> str | None:
+    for wanted in languages:
+        for value, lang in display_candidates(cs, concept):
+            if language_matches(wanted, lang):
+                return value
+    return concept.display
+
+
 def _check_display(check: Check, path: str, params: Params) -> None:
     concept = check.concept
     if concept is None or check.display is None:
         return
-    valid = [concept.display, *(d.get("value") for d in concept.designations)]
-    if check.display in valid:
-        return
-    if any(v and v.lower() == check.display.lower() for v in valid):
+    languages = [lang for lang in parse_languages(params.str("displayLanguage")) if lang != "*"]
+    candidates = display_candidates(check.cs, concept)
+    in_lang = [v for v, lang in candidates if any(language_matches(w, lang) for w in languages)]
+    pool = in_lang if (languages and in_lang) else [v for v, _ in candidates]
+    if check.display in pool or any(v.lower() == check.display.lower() for v in pool):
+        if languages and not in_lang:
+            check.issues.append(make_issue(
+                "information", "invalid",
+                f"There are no valid display names found for the code {check.system}#{check.code} for language(s) "
+                f"'{params.str('displayLanguage')}'. The display is '{check.display}' which is a valid display for "
+                f"the default language", tx_type="invalid-display",
+                message_id="NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK", expression=[_expr(path, "display")]))
         return
     lenient = bool(params.bool("lenient-display-validation", False))
-    choices = _display_choices(check.cs, concept)
-    if len(choices) == 1:
-        valid_text = f"Valid display is {choices[0]}"
+    severity = "warning" if lenient else "error"
+    if languages and not in_lang:
+        text = (f"Wrong Display Name '{check.display}' for {check.system}#{check.code}. There are no valid display "
+                f"names found for language(s) '{params.str('displayLanguage')}'. Default display is "
+                f"'{concept.display}'")
+        mid = "NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_ERR"
     else:
-        valid_text = f"Valid display is one of {len(choices)} choices: {' or '.join(choices)}"
-    language = params.str("displayLanguage") or "--"
-    check.issues.append(make_issue(
-        "warning" if lenient else "error", "invalid",
-        f"Wrong Display Name '{check.display}' for {check.system}#{check.code}. "
-        f"{valid_text} (for the language(s) '{language}')",
-        tx_type="invalid-display", message_id="Display_Name_for__should_be_one_of__instead_of",
-        expression=[_expr(path, "display")]))
+        choices = _display_choices(check.cs, concept, languages)
+        if len(choices) == 1:
+            valid_text = f"Valid display is {choices[0]}"
+        else:
+            valid_text = f"Valid display is one of {len(choices)} choices: {' or '.join(choices)}"
+        text = (f"Wrong Display Name '{check.display}' for {check.system}#{check.code}. {valid_text} "
+                f"(for the language(s) '{params.str('displayLanguage') or '--'}')")
+        squashed = " ".join(check.display.split())
+        mid = ("Display_Name_WS_for__should_be_one_of__instead_of" if squashed in pool and squashed != check.display
+               else "Display_Name_for__should_be_one_of__instead_of")
+    check.issues.append(make_issue(severity, "invalid", text, tx_type="invalid-display", message_id=mid,
+                                   expression=[_expr(path, "display")]))
     if not lenient:
         check.ok = False
 
 
-def _display_choices(cs: CodeSystemIndex | None, concept: Concept) -> list[str]:
-    lang = cs.language if cs else None
-    found = [f"'{concept.display}'" + (f" ({lang})" if lang else "")] if concept.display else []
-    for des in concept.designations:
-        if des.get("language") and des.get("value") and not des.get("use"):
-            item = f"'{des['value']}' ({des['language']})"
-            if item not in found:
-                found.append(item)
+def _display_choices(cs: CodeSystemIndex | None, concept: Concept, languages: list[str]) -> list[str]:
+    found: list[str] = []
+    for value, lang in display_candidates(cs, concept):
+        if languages and not any(language_matches(w, lang) for w in languages):
+            continue
+        item = f"'{value}'" + (f" ({lang})" if lang else "")
+        if item not in found:
+            found.append(item)
     return found or [f"'{concept.code}'"]
 
 
@@ -675,7 +748,9 @@ def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: P
     if main.cs is not None and main.cs.version:
         result.append({"name": "version", "valueString": main.cs.version})
     if main.concept is not None and main.concept.display:
-        result.append({"name": "display", "valueString": main.concept.display})
+        languages = [x for x in parse_languages(params.str("displayLanguage")) if x != "*"]
+        shown = preferred_display(main.cs, main.concept, languages)
+        result.append({"name": "display", "valueString": shown or main.concept.display})
     if main.concept is not None and main.concept.inactive:
         result.append({"name": "inactive", "valueBoolean": True})
         if main.concept.status:
@@ -683,7 +758,10 @@ def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: P
     issues = [*extra_issues, *(i for c in checks for i in c.issues)]
     if issues:
         errors = [i for i in issues if i["severity"] == "error"]
-        messages = sorted({i["details"]["text"] for i in (errors or [i for i in issues if i["severity"] == "warning"])})
+        warnings = [i for i in issues if i["severity"] == "warning"]
+        infos = [i for i in issues if i["severity"] == "information" and i["details"].get("coding", [{}])[0].get(
+            "code") == "invalid-display"]
+        messages = sorted({i["details"]["text"] for i in (errors or warnings or infos)})
         if messages:
             result.append({"name": "message", "valueString": "; ".join(messages)})
         result.append({"name": "issues", "resource": {"resourceType": "OperationOutcome", "issue": issues}})
