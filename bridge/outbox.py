@@ -154,6 +154,10 @@ def _deliver_one(db: Database, destinations: Mapping[str, Any], entry_id: str, w
         _finish(db, entry_id, worker, "dead", _error_record(exc), report.dead)
     except GatewayError as exc:  # configuration faults of a destination: nothing a retry will fix
         _finish(db, entry_id, worker, "dead", _error_record(exc), report.dead)
+    except Exception as exc:  # a bug must not strand the entry in_flight: retry, bounded like the rest
+        log.exception("delivery of outbox entry %s to %s failed unexpectedly", entry_id, name)
+        wrapped = TransientDeliveryError("GW-5199", f"unexpected {type(exc).__name__}: {exc}")
+        _failed(db, entry_id, worker, wrapped, destination, report, rng)
     else:
         _finish(db, entry_id, worker, "delivered", None, report.delivered)
 

@@ -42,10 +42,11 @@ from adapters.satusehat.rules import (
     SYS_IDS,
     UCUM,
     VITAL_UNITS_MAP,
+    check_payload,
     codings,
     has_coding,
 )
-from adapters.satusehat.validator import as_json, organization_id
+from adapters.satusehat.validator import as_json, organization_id, rule_context
 from bridge.errors import ConfigError, MappingError
 from conformance.outcome import Issue, Severity
 
@@ -494,7 +495,11 @@ class SatusehatProfileMapper:
     format_id = FORMAT_ID
 
     def from_fhir(self, resource: Any, ctx: MapContext) -> dict[str, Any]:
-        return build_bundle(resource, ctx)
+        """Build the Bundle and run the pre-flight rules on it: errors land on ``ctx.outcome``, so a
+        pipeline stops before anything SATUSEHAT would refuse is enqueued."""
+        bundle = build_bundle(resource, ctx)
+        ctx.outcome.extend(check_payload(bundle, rule_context(ctx)))
+        return bundle
 
     def to_fhir(self, model: Any, ctx: MapContext) -> dict[str, Any]:
         return read_bundle(model)

@@ -265,3 +265,22 @@ def test_worker_command_and_deliver_pending(sim: Any, tmp_path: Any) -> None:
     put_in_outbox(db, profiled("vitals"))
     assert len(deliver_pending(app, max_entries=5).delivered) == 1
     db.dispose()
+
+
+class Broken:
+    max_attempts, backoff_base, backoff_max = 2, 0.001, 0.001
+
+    def deliver(self, payload: bytes, media_type: str) -> Any:
+        raise KeyError("resourceType")
+
+    def close(self) -> None:
+        return None
+
+
+def test_unexpected_errors_are_bounded_retries_not_stuck_entries(db: Database) -> None:
+    put_in_outbox(db, b"{}")
+    assert drain(db, Broken()) == Counter({"dead": 1})
+    with db.session() as sess:
+        (entry,) = sess.scalars(select(OutboxEntry)).all()
+        assert entry.attempts == 2
+        assert entry.last_error["code"] == "GW-5199"  # type: ignore[index]

@@ -244,3 +244,25 @@ def test_pivot_to_profile_to_pivot_keeps_every_clinical_value(pivot: dict[str, A
         assert outcome.ok, [(i.message_id, i.expression) for i in outcome.errors]
     else:  # a finished visit without any diagnosis is refused, and pre-flight says so
         assert [i.message_id for i in outcome.errors] == ["GW-4115"]
+
+
+def test_mapper_runs_preflight_on_its_output() -> None:
+    good = ctx()
+    SatusehatProfileMapper().from_fhir(pivot_visit(), good)
+    assert good.outcome.ok
+    pivot = pivot_visit()
+    enc = next(e["resource"] for e in pivot["entry"] if e["resource"]["resourceType"] == "Encounter")
+    enc["period"]["start"] = "2013-01-01T08:00:00+07:00"
+    bad = ctx()
+    SatusehatProfileMapper().from_fhir(pivot, bad)
+    assert "GW-4109" in [i.message_id for i in bad.outcome.errors]
+
+
+def test_mapper_accepts_fhir_resources_models() -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    model = Bundle.model_validate(pivot_visit())
+    context = ctx()
+    bundle = SatusehatProfileMapper().from_fhir(model, context)
+    assert context.outcome.ok, [(i.message_id, i.expression) for i in context.outcome.errors]
+    assert len(of_type(bundle, "Observation")) == 3
