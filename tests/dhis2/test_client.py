@@ -103,8 +103,10 @@ def test_adx_and_csv_push() -> None:
         b'<dataValue dataElement="ANC_K1" value="11"/><dataValue dataElement="ANC_K4" value="8"/></group></adx>'
     )
     assert client.push(adx, "dhis2.adx+xml").import_count["imported"] == 2
-    csv = (b"dataelement,period,orgunit,categoryoptioncombo,attributeoptioncombo,value\n"
-           b"DeAncK10001,202402,PkmPuter001,,,5\n")
+    csv = (
+        b"dataelement,period,orgunit,categoryoptioncombo,attributeoptioncombo,value\n"
+        b"DeAncK10001,202402,PkmPuter001,,,5\n"
+    )
     assert client.push(csv, "dhis2.dvs+csv", data_set="DsKiaMonth1").ok
 
 
