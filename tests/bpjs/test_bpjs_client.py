@@ -11,7 +11,7 @@ from bridge.simulators.bpjs import create_app
 from bridge.upstreams.bpjs.client import BpjsClient, BpjsConfig, BpjsRejected, BpjsUnavailable, pcare_date, vclaim_date
 from tests.bpjs.bpjs_samples import INSERT, KUNJUNGAN
 
-NOW = 1795500000.0  # 2026-11-23 UTC
+NOW = 1795500000.0  # 2026-11-24 06:00 UTC
 TODAY = dt.datetime.fromtimestamp(NOW, dt.UTC).date()
 BASES = {"vclaim": "http://sim/vclaim-rest", "pcare": "http://sim/pcare-rest"}
 
