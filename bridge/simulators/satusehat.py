@@ -33,7 +33,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -244,8 +244,24 @@ def fhir_request(state: SimState, path: str) -> Response:
         return Response("Gateway Timeout", status=504 if str(fault) == "504" else 500, mimetype="text/plain")
     response = _dispatch(state, org, path)
     if fault == "drop":
-        response.headers[FAULT_HEADER] = "drop"
+        _break_body(response)
     return response
+
+
+def _break_body(response: Response) -> None:
+    """Lose the reply after the work is done: one byte of the body, then the connection dies.
+
+    Over a real socket the client sees an incomplete response; in process the
+    ``X-Simulator-Fault`` header lets :class:`DroppingTransport` raise before the body is read.
+    """
+    body = response.get_data()
+
+    def broken() -> Iterator[bytes]:
+        yield body[:1]
+        raise ConnectionAbortedError("simulated dropped connection")
+
+    response.response = broken()
+    response.headers[FAULT_HEADER] = "drop"
 
 
 def _dispatch(state: SimState, org: str, path: str) -> Response:

@@ -195,3 +195,27 @@ def test_proxy_and_timeouts_reach_httpx() -> None:
         assert client._http.timeout.connect == 3
     finally:
         client.close()
+
+
+def test_drop_over_a_real_socket_is_transient(sim: Any) -> None:
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, sim, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config = SatusehatConfig("sim-client", "sim-secret", ORG, base_url=f"http://127.0.0.1:{server.port}",
+                                 timeout=5)  # fmt: skip
+        client = SatusehatClient(config)
+        client.access_token()
+        faults(sim, "drop")
+        with pytest.raises(SatusehatUnavailable) as info:
+            client.read("Patient", "100000030009")
+        assert info.value.code == "GW-5102"
+        assert client.read("Patient", "100000030009")["id"] == "100000030009"
+        client.close()
+    finally:
+        server.shutdown()
+        thread.join(5)
