@@ -174,7 +174,7 @@ class Expander:
         url, _, version = ref.partition("|")
         vs = self.resolver.value_set(url, version or self.options.default_vs_version.get(url))
         if vs is None:
-            raise TxError("GW-3404", f"Unable to find included value set '{ref}'", status=404,
+            raise TxError("GW-3404", f"A definition for the value Set '{ref}' could not be found", status=404,
                           issue_code="not-found", tx_type="not-found", message_id="Unable_to_resolve_value_Set_")
         self.used_vs.append(canonical(vs))
         return self._value_set(vs, stack)

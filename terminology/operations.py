@@ -408,6 +408,7 @@ class Check:
     concept: Concept | None = None
     issues: list[dict[str, Any]] = field(default_factory=list)
     unknown_system: str | None = None
+    foreign_system: bool = False  # unknown system that the value set does not use
     ok: bool = True
 
 
@@ -443,6 +444,7 @@ def validate_code_vs(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) 
     codings, paths = _validation_codings(params, "system")
     options = expand_options(params, limit)
     options.strict_checks = False
+    options.active_only = False  # inactive members are reported, not hidden
     expander = Expander(ws, options)
     soft: list[TxError] = []
     try:
@@ -479,6 +481,11 @@ def _check_in_vs(ws: Workspace, coding: dict[str, Any], path: str, params: Param
     mismatch = differs and hint is not None and hint.pinned
     cs_hint = hint.cs if hint is not None and (not asked or mismatch) else None
     check = _check_coding(ws, coding, path, params, cs_hint)
+    if check.unknown_system and check.system and check.system not in _compose_systems(vs) and not soft:
+        check.foreign_system = True
+        for issue in check.issues:
+            if issue.get("details", {}).get("text", "").startswith(f"A definition for CodeSystem '{check.system}'"):
+                issue["details"]["text"] = issue["details"]["text"].replace(f"'{check.system}'", check.system, 1)
     if mismatch and hint is not None:
         forced = params_force(params).get(hint.system)
         _add_mismatch(check, hint.system, forced or hint.version, asked, path,
@@ -517,6 +524,11 @@ def _add_mismatch(check: Check, system: str, include_version: str | None, asked:
         f"the one in the value ('{asked}')", tx_type="vs-invalid",
         message_id="VALUESET_VALUE_MISMATCH_CHANGED" if forced_from is not None else "VALUESET_VALUE_MISMATCH",
         expression=[_expr(path, "version")]))
+
+
+def _compose_systems(vs: dict[str, Any]) -> set[str]:
+    compose = vs.get("compose", {})
+    return {i.get("system") for part in ("include", "exclude") for i in compose.get(part, []) if i.get("system")}
 
 
 def _unknown_version_against_default(ws: Workspace, coding: dict[str, Any], path: str, params: Params,
@@ -706,8 +718,11 @@ def _display_choices(cs: CodeSystemIndex | None, concept: Concept, languages: li
 
 def _check_membership(check: Check, members: dict[tuple[str, str], Entry], vs: dict[str, Any], path: str,
                       active_only: bool) -> None:
-    if check.unknown_system:
-        return
+    if not check.system:
+        check.issues.append(make_issue(
+            "warning", "invalid", "Coding has no system. A code with no system has no defined meaning, and it cannot "
+            "be validated. A system should be provided", tx_type="invalid-data",
+            message_id="Coding_has_no_system__cannot_validate", expression=[path or "code"]))
     key = (check.system or "", check.concept.code if check.concept else check.code or "")
     entry = members.get(key)
     if entry is not None and active_only and entry.inactive:
@@ -718,9 +733,12 @@ def _check_membership(check: Check, members: dict[tuple[str, str], Entry], vs: d
     if entry is None:
         check.ok = False
         in_cc = path.startswith("CodeableConcept")
+        label = f"{check.system or ''}{'|' + check.version if check.version else ''}#{check.code}"
+        if check.display:
+            label += f" ('{check.display}')"
         check.issues.append(make_issue(
             "information" if in_cc else "error", "code-invalid",
-            f"The provided code '{check.system or ''}#{check.code}' was not found in the value set '{canonical(vs)}'",
+            f"The provided code '{label}' was not found in the value set '{canonical(vs) or '(unidentified)'}'",
             tx_type="this-code-not-in-vs" if in_cc else "not-in-vs",
             message_id="None_of_the_provided_codes_are_in_the_value_set_one",
             expression=[_expr(path, "code")]))
@@ -761,13 +779,15 @@ def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: P
         warnings = [i for i in issues if i["severity"] == "warning"]
         infos = [i for i in issues if i["severity"] == "information" and i["details"].get("coding", [{}])[0].get(
             "code") == "invalid-display"]
-        messages = sorted({i["details"]["text"] for i in (errors or warnings or infos)})
+        comments = [i for i in warnings if i["details"].get("coding", [{}])[0].get("code") == "code-comment"]
+        messages = sorted({i["details"]["text"] for i in ([*errors, *comments] if errors else warnings or infos)})
         if messages:
             result.append({"name": "message", "valueString": "; ".join(messages)})
         result.append({"name": "issues", "resource": {"resourceType": "OperationOutcome", "issue": issues}})
     for check in checks:
         if check.unknown_system:
-            result.append({"name": "x-caused-by-unknown-system", "valueCanonical": check.unknown_system})
+            name = "x-unknown-system" if check.foreign_system else "x-caused-by-unknown-system"
+            result.append({"name": name, "valueCanonical": check.unknown_system})
     return out(result)
 
 
