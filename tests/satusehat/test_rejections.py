@@ -678,3 +678,18 @@ def test_official_sample(path: Path) -> None:
         assert message_id in [i.message_id for i in outcome.errors]
     else:
         assert outcome.ok, [(i.message_id, i.expression, i.message) for i in outcome.errors]
+
+
+def test_binding_through_the_real_terminology_service(database: Any) -> None:
+    from terminology.loaders import code_system, save
+    from terminology.service import TerminologyService
+
+    concepts = [{"code": "A15.0", "display": "Tuberculosis of lung"}, {"code": "E11.9", "display": "Type 2 DM"}]
+    save(database, code_system("http://hl7.org/fhir/sid/icd-10", "2019", "icd10", "ICD-10", concepts))
+    tx = TerminologyService(database)
+    assert validate(base("Condition"), terminology=tx).ok
+    doc = base("Condition")
+    doc["code"]["coding"][0]["code"] = "A15.9"
+    outcome = validate(doc, terminology=tx)
+    assert [i.message_id for i in outcome.errors] == ["GW-4170"]
+    assert outcome.errors[0].expression == ("Condition.code.coding[0].code",)
