@@ -202,11 +202,15 @@ class CodeSystemIndex:
         for code, definition in {p.get("code"): p for p in supplement.get("property", [])}.items():
             if code and code not in self.property_defs:
                 self.property_defs[code] = definition
+        source = supplement.get("url", "")
+        if supplement.get("version"):
+            source += f"|{supplement['version']}"
         for item in _flatten(supplement.get("concept", [])):
             concept = self.concepts.get(item.get("code", ""))
             if concept is None:
                 continue
-            concept.designations = [*concept.designations, *item.get("designation", [])]
+            extra = [{**d, "_source": source} for d in item.get("designation", [])]
+            concept.designations = [*concept.designations, *extra]
             concept.properties = [*concept.properties, *item.get("property", [])]
             concept.extensions = [*concept.extensions, *item.get("extension", [])]
 

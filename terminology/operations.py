@@ -44,12 +44,11 @@ def lookup(ws: Workspace, params: Params) -> dict[str, Any]:
     system, code, version = _code_input(params, "system", "code", "version", "coding")
     if not system or not code:
         raise invalid("$lookup needs system and code (or coding)", message_id="GW-3002")
+    supplements = params.strs("useSupplement")
+    ws.require_supplements(supplements)
     cs = ws.code_system(system, version)
     if cs is None:
         raise unknown_system(system, version, ws.code_system_versions(system))
-    supplements = params.strs("useSupplement")
-    if supplements:
-        cs = ws.with_supplements(cs, supplements)
     concept = cs.get(code)
     if concept is None:
         raise not_found(f"Unknown code '{code}' in the CodeSystem '{cs.url}' version '{cs.version}'",
@@ -90,6 +89,8 @@ def _lookup_designations(cs: CodeSystemIndex, concept: Concept) -> list[dict[str
             parts.append({"name": "language", "valueCode": des["language"]})
         if des.get("use"):
             parts.append({"name": "use", "valueCoding": des["use"]})
+        if des.get("_source"):
+            parts.append({"name": "source", "valueCanonical": des["_source"]})
         parts.append({"name": "value", "valueString": des.get("value", "")})
         found.append({"name": "designation", "part": parts})
     return found
@@ -215,6 +216,7 @@ def _add_contained(ws: Workspace, vs: dict[str, Any]) -> None:
 def expand(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
     vs = resolve_value_set(ws, params)
     params = vs_parameters(vs, params, use_vs_language=False)
+    apply_supplements(ws, vs, params)
     options = expand_options(params, limit)
     expander = Expander(ws, options)
     try:
@@ -245,7 +247,8 @@ def expand(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[st
     nested = not options.exclude_nested and count is None and not offset and not options.text_filter
     shown = entries[offset: offset + count] if count is not None else entries[offset:]
     contains = nest(shown) if nested else shown
-    result = _expanded_value_set(vs, expansion.used, expansion.used_vs, params, options, contains, total, offset)
+    result = _expanded_value_set(vs, expansion.used, expansion.used_vs, list(ws.used_supplements), params, options,
+                                 contains, total, offset)
     result["expansion"]["parameter"].extend({"name": n, "valueUri": v} for n, v in expansion.applied)
     return result
 
@@ -256,7 +259,8 @@ def _matches_text(entry: Entry, text: str) -> bool:
     return all(any(h.startswith(w) for h in haystack) for w in words)
 
 
-def _expanded_value_set(vs: dict[str, Any], used: dict[str, CodeSystemIndex], used_vs: list[str], params: Params,
+def _expanded_value_set(vs: dict[str, Any], used: dict[str, CodeSystemIndex], used_vs: list[str],
+                        supplements: list[str], params: Params,
                         options: ExpandOptions, contains: list[Entry], total: int, offset: int) -> dict[str, Any]:
     result = {k: v for k, v in vs.items() if k in VS_KEEP}
     result.setdefault("id", str(uuid.uuid4()))
@@ -269,6 +273,7 @@ def _expanded_value_set(vs: dict[str, Any], used: dict[str, CodeSystemIndex], us
     for ref in dict.fromkeys(used_vs):
         if not ref.startswith("#"):
             parameters.append({"name": "used-valueset", "valueUri": ref})
+    parameters.extend({"name": "used-supplement", "valueUri": ref} for ref in supplements)
     expansion: dict[str, Any] = {
         "identifier": f"urn:uuid:{uuid.uuid4()}",
         "timestamp": _now(),
@@ -341,7 +346,8 @@ def _contains(entry: Entry, options: ExpandOptions, props: list[str]) -> dict[st
         item["inactive"] = True
     concept = entry.concept
     if options.include_designations and concept is not None:
-        designations = [*entry.vs_designations, *concept.designations]
+        designations = [{k: v for k, v in d.items() if not k.startswith("_")}
+                        for d in [*entry.vs_designations, *concept.designations]]
         if designations:
             item["designation"] = designations
     ext = _contains_property_ext(entry, props)
@@ -421,6 +427,18 @@ def validate_code_cs(ws: Workspace, params: Params) -> dict[str, Any]:
     return _validation_result(checks, None, params)
 
 
+SUPPLEMENT_EXT = "http://hl7.org/fhir/StructureDefinition/valueset-supplement"
+
+
+def apply_supplements(ws: Workspace, vs: dict[str, Any] | None, params: Params) -> None:
+    refs = params.strs("useSupplement")
+    if vs is not None:
+        refs += [e.get("valueCanonical") for e in vs.get("extension", []) if e.get("url") == SUPPLEMENT_EXT
+                 and e.get("valueCanonical")]
+    if refs:
+        ws.require_supplements(refs)
+
+
 def vs_parameters(vs: dict[str, Any], params: Params, use_vs_language: bool) -> Params:
     """Expansion parameters a value set declares (compose extension), unless the request gives them."""
     extra: list[dict[str, Any]] = []
@@ -441,6 +459,7 @@ def vs_parameters(vs: dict[str, Any], params: Params, use_vs_language: bool) -> 
 def validate_code_vs(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
     vs = resolve_value_set(ws, params)
     params = vs_parameters(vs, params, use_vs_language=True)
+    apply_supplements(ws, vs, params)
     codings, paths = _validation_codings(params, "system")
     options = expand_options(params, limit)
     options.strict_checks = False

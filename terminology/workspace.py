@@ -53,8 +53,20 @@ class Workspace:
         self._vs: dict[str, list[dict[str, Any]]] = {}
         self._cm: list[dict[str, Any]] = []
         self._cache: dict[tuple[str, str | None], CodeSystemIndex | None] = {}
+        self.required_supplements: list[str] = []
+        self.used_supplements: dict[str, None] = {}
         for resource in inline or []:
             self.add(resource)
+
+    def require_supplements(self, refs: list[str]) -> None:
+        """Supplements to merge into the code systems they supplement (4xx when one is unknown)."""
+        for ref in refs:
+            if self.supplement(ref) is None:
+                raise TxError("GW-3405", f"Required supplement not found: {ref}", status=404,
+                              issue_code="not-found", tx_type="not-found", message_id="VALUESET_SUPPLEMENT_MISSING")
+            if ref not in self.required_supplements:
+                self.required_supplements.append(ref)
+        self._cache.clear()
 
     def add(self, resource: dict[str, Any]) -> None:
         kind = resource.get("resourceType")
@@ -92,7 +104,21 @@ class Workspace:
         found = next((cs for cs in self._cs.get(url, []) if cs.version == chosen), None)
         if found is None and self.backend is not None:
             found = self.backend.code_system(url, chosen)  # type: ignore[arg-type]
+        if found is not None:
+            found = self._supplemented(found)
         return found
+
+    def _supplemented(self, cs: CodeSystemIndex) -> CodeSystemIndex:
+        wanted = [s for s in (self.supplement(r) for r in self.required_supplements)
+                  if s is not None and split_canonical(s.get("supplements", ""))[0] == cs.url]
+        if not wanted:
+            return cs
+        merged = CodeSystemIndex(copy.deepcopy(cs.resource))
+        for supplement in wanted:
+            merged.apply_supplement(supplement)
+            label = f"{supplement['url']}|{supplement['version']}" if supplement.get("version") else supplement["url"]
+            self.used_supplements[label] = None
+        return merged
 
     def with_supplements(self, cs: CodeSystemIndex, wanted: list[str]) -> CodeSystemIndex:
         """A copy of ``cs`` with the named supplements merged in (4xx if one is unknown)."""
@@ -100,7 +126,7 @@ class Workspace:
         for ref in wanted:
             supplement = self.supplement(ref)
             if supplement is None:
-                raise TxError("GW-3405", f"Required supplement not found: '{ref}'", status=404,
+                raise TxError("GW-3405", f"Required supplement not found: {ref}", status=404,
                               issue_code="not-found", tx_type="not-found", message_id="VALUESET_SUPPLEMENT_MISSING")
             copy_cs.apply_supplement(supplement)
         return copy_cs
