@@ -9,10 +9,13 @@ __all__ = ["Hl7v2Codec", "V2Batch", "V2Message", "idempotency_key", "register"]
 
 
 def register(registry: object) -> None:
+    from adapters.hl7v2.mapper import Hl7v2Mapper
+
     registry.register(  # type: ignore[attr-defined]
         Format(
             "hl7v2",
             Hl7v2Codec(),
+            mapper=Hl7v2Mapper(),
             description="HL7 v2.1-2.8 ER7 messages and batches (SIMRS/LIS), mapped per the HL7 v2-to-FHIR IG",
             idempotency_key=idempotency_key,
         )

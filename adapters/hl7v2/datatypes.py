@@ -1,0 +1,327 @@
+"""HL7 v2 data types → FHIR R4 data types (plain dicts), per the v2-to-FHIR IG datatype sheets.
+
+``Seg`` and ``Rep`` give unescaped, 1-based access to python-hl7 segments. Functions here take a
+:class:`Scope` (context + settings) when they need a code map, an identifier system or the
+facility time zone; they never raise on bad data, they report issues and leave the element out.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import hl7
+
+from adapters.base import MapContext
+from adapters.hl7v2.codec import component, repetitions, unescape_text
+from conformance.outcome import Issue
+
+V2_TABLE = "http://terminology.hl7.org/CodeSystem/v2-"
+NAMESPACE = uuid.UUID("6f1d8a52-3b7e-5c1a-9d2e-4a6b8c0e1f23")
+DTM = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d{1,4})?([+-]\d{4})?$")
+OID = re.compile(r"^[0-2](\.\d+)+$")
+DEFAULT_TZ = "Asia/Jakarta"
+
+Json = dict[str, Any]
+
+
+class Rep:
+    """One repetition of a field: ``c(n)`` / ``c(n, s)`` give unescaped component text."""
+
+    def __init__(self, node: object, esc: str, separators: str) -> None:
+        self.node, self.esc, self.separators = node, esc, separators
+
+    def c(self, c: int = 1, s: int = 1) -> str:
+        return unescape_text(component(self.node, c, s), self.esc, self.separators).strip()
+
+    def empty(self) -> bool:
+        return not any(self.c(i) for i in range(1, 30))
+
+
+class Seg:
+    """A segment with 1-based, unescaped access (``v(3, 1)`` = first component of field 3)."""
+
+    def __init__(self, segment: hl7.Segment, esc: str = "\\", separators: str = "\r|~^&", index: int = 0) -> None:
+        self.segment, self.esc, self.separators, self.index = segment, esc, separators, index
+        self.id = str(segment[0])
+
+    def reps(self, f: int) -> list[Rep]:
+        if self.id == "MSH" and f <= 2:
+            return [Rep(str(self.segment[f]), "", self.separators)]
+        out = [Rep(node, self.esc, self.separators) for node in repetitions(self.segment, f)]
+        return [r for r in out if not r.empty()]
+
+    def rep(self, f: int) -> Rep | None:
+        reps = self.reps(f)
+        return reps[0] if reps else None
+
+    def v(self, f: int, c: int = 1, s: int = 1) -> str:
+        rep = self.rep(f)
+        return rep.c(c, s) if rep else ""
+
+
+@dataclass
+class Scope:
+    """What datatype conversions need: the map context, settings and the sender (for local systems)."""
+
+    ctx: MapContext
+    sender: str = ""
+    reported: set[str] = field(default_factory=set)
+
+    @property
+    def settings(self) -> Any:
+        return self.ctx.settings
+
+    @property
+    def tz(self) -> str:
+        return str(self.settings.get("timezone") or DEFAULT_TZ)
+
+    def info(self, message: str, where: str, message_id: str = "GW-1341") -> None:
+        key = f"{message_id}:{message}"
+        if key in self.reported:
+            return
+        self.reported.add(key)
+        self.ctx.report(Issue("information", "informational", message, location=(where,), message_id=message_id))
+
+    def warn(self, message: str, where: str, message_id: str = "GW-1342") -> None:
+        self.ctx.report(Issue("warning", "value", message, location=(where,), message_id=message_id))
+
+
+def resource_id(resource_type: str, system: str, value: str) -> str:
+    """Deterministic id: uuid5 of type, identifier system and value (distinct systems never collide)."""
+    return str(uuid.uuid5(NAMESPACE, f"{resource_type}|{system}|{value}"))
+
+
+def prune(obj: Any) -> Any:
+    """Drop empty strings, lists and dicts recursively."""
+    if isinstance(obj, dict):
+        out = {k: prune(v) for k, v in obj.items()}
+        return {k: v for k, v in out.items() if v not in ("", None, [], {})}
+    if isinstance(obj, list):
+        return [x for x in (prune(v) for v in obj) if x not in ("", None, [], {})]
+    return obj
+
+
+# ---------------------------------------------------------------- date and time
+
+
+def dtm(value: str, scope: Scope, where: str) -> str | None:
+    """v2 DTM/TS → FHIR date or dateTime; a time without offset gets the facility zone."""
+    value = value.strip()
+    if not value:
+        return None
+    match = DTM.match(value)
+    if not match:
+        scope.warn(f"{value!r} is not a v2 date/time; left out", where, "GW-1343")
+        return None
+    y, mo, d, h, mi, s, frac, off = match.groups()
+    if h is None:
+        return "-".join(p for p in (y, mo, d) if p)
+    try:
+        moment = datetime(int(y), int(mo or 1), int(d or 1), int(h), int(mi or 0), int(s or 0))
+    except ValueError:
+        scope.warn(f"{value!r} is not a valid calendar date/time; left out", where, "GW-1343")
+        return None
+    offset = f"{off[:3]}:{off[3:]}" if off else _zone_offset(moment, scope.tz)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (frac or "") + offset
+
+
+def date_only(value: str, scope: Scope, where: str) -> str | None:
+    out = dtm(value, scope, where)
+    return out[:10] if out else None
+
+
+def _zone_offset(moment: datetime, tz: str) -> str:
+    text = moment.replace(tzinfo=ZoneInfo(tz)).strftime("%z")
+    return f"{text[:3]}:{text[3:]}"
+
+
+# ---------------------------------------------------------------- codes
+
+
+def code_system(name: str, scope: Scope, where: str) -> str | None:
+    """CWE-3 coding system name → URI (HL7nnnn by rule, others through v2-0396-to-code-system)."""
+    name = name.strip()
+    if not name:
+        return None
+    if re.match(r"^HL7\d{4}$", name):
+        return V2_TABLE + name[3:]
+    if re.match(r"^[a-z][a-z0-9+.-]*:", name):
+        return name
+    if scope.ctx.mappings is not None:
+        result = scope.ctx.translate("v2-0396-to-code-system", None, name, expression=where, severity="information")
+        if result is not None and result.target:
+            return result.target
+    local = re.sub(r"[^a-z0-9-]+", "-", f"{scope.sender}-{name}".lower()).strip("-")
+    scope.info(f"coding system {name!r} is local; using urn:jembatan:codesystem:{local}", where)
+    return f"urn:jembatan:codesystem:{local}"
+
+
+def cwe(rep: Rep | None, scope: Scope, where: str, default_system: str | None = None) -> Json | None:
+    """CWE/CE → CodeableConcept (coding from .1-.3 and .4-.6, text from .9 or .2)."""
+    if rep is None:
+        return None
+    codings = []
+    for base in (1, 4):
+        code, display, system = rep.c(base), rep.c(base + 1), rep.c(base + 2)
+        if code:
+            uri = code_system(system, scope, where) if system else default_system
+            codings.append(prune({"system": uri, "code": code, "display": display}))
+    text = rep.c(9) or ("" if codings else rep.c(2))
+    if not codings and not text:
+        return None
+    return prune({"coding": codings, "text": text})
+
+
+def table_code(rep: Rep | None, table: str) -> Json | None:
+    """A code from an HL7 table (ID/IS or CWE.1) as a CodeableConcept in that v2 table's system."""
+    if rep is None or not rep.c(1):
+        return None
+    return prune({"coding": [{"system": V2_TABLE + table, "code": rep.c(1), "display": rep.c(2)}]})
+
+
+def mapped_code(
+    scope: Scope, map_id: str, table: str, code: str, where: str, severity: str = "error"
+) -> tuple[str | None, str | None]:
+    """(target code, target system) through a versioned map; unmapped codes are reported."""
+    if not code or scope.ctx.mappings is None:
+        return None, None
+    result = scope.ctx.translate(map_id, V2_TABLE + table, code, expression=where, severity=severity)
+    if result is None:
+        return None, None
+    return result.target, result.target_system
+
+
+# ---------------------------------------------------------------- identifiers
+
+
+def identifier_system(
+    authority: str, universal: str, universal_type: str, type_code: str, scope: Scope, where: str
+) -> str:
+    """The system for a CX/EI: configured first, then OID/URI from the authority, else a derived URN."""
+    systems = scope.settings.get("identifier_systems") or {}
+    for key in (f"{authority}|{type_code}", authority, universal, type_code):
+        if key and key in systems:
+            return str(systems[key])
+    if universal and (universal_type.upper() == "ISO" or OID.match(universal)):
+        return f"urn:oid:{universal}"
+    if universal and re.match(r"^[a-z][a-z0-9+.-]*:", universal):
+        return universal
+    label = authority or universal or type_code or "local"
+    slug = re.sub(r"[^a-z0-9-]+", "-", label.lower()).strip("-") or "local"
+    system = f"urn:jembatan:identifier:{slug}"
+    scope.info(
+        f"no identifier system configured for {label!r}; using {system} "
+        f"(set settings['identifier_systems'][{label!r}])",
+        where,
+        "GW-1340",
+    )
+    return system
+
+
+def cx(rep: Rep, scope: Scope, where: str) -> Json | None:
+    """CX → Identifier (.1 value, .4 authority → system, .5 type in table 0203, .7/.8 period)."""
+    value = rep.c(1)
+    if not value:
+        return None
+    type_code = rep.c(5)
+    system = identifier_system(rep.c(4, 1), rep.c(4, 2), rep.c(4, 3), type_code, scope, where)
+    ident: Json = {"system": system, "value": value}
+    if type_code:
+        ident["type"] = {"coding": [{"system": V2_TABLE + "0203", "code": type_code}]}
+    period = {"start": date_only(rep.c(7), scope, where), "end": date_only(rep.c(8), scope, where)}
+    ident["period"] = period
+    return prune(ident)
+
+
+def ei(rep: Rep | None, scope: Scope, where: str, type_code: str = "") -> Json | None:
+    """EI (entity identifier: .1 id, .2 namespace, .3 universal id, .4 type) → Identifier."""
+    if rep is None or not rep.c(1):
+        return None
+    system = identifier_system(rep.c(2), rep.c(3), rep.c(4), type_code, scope, where)
+    ident: Json = {"system": system, "value": rep.c(1)}
+    if type_code:
+        ident["type"] = {"coding": [{"system": V2_TABLE + "0203", "code": type_code}]}
+    return ident
+
+
+# ---------------------------------------------------------------- people and places
+
+NAME_USE = {"L": "official", "D": "usual", "A": "anonymous", "M": "maiden", "N": "nickname", "C": "old"}
+ADDRESS_USE = {"H": "home", "B": "work", "O": "work", "C": "temp", "BA": "old"}
+TELECOM_USE = {"PRN": "home", "ORN": "home", "WPN": "work", "VHN": "home", "ASN": "work", "EMR": "home", "NET": "home"}
+TELECOM_SYSTEM = {"PH": "phone", "FX": "fax", "CP": "phone", "BP": "pager", "Internet": "email", "X.400": "email"}
+
+
+def xpn(rep: Rep, scope: Scope, where: str, offset: int = 0) -> Json | None:
+    """XPN (or the name part of XCN, shifted by ``offset``) → HumanName."""
+    o = offset
+    family, given = rep.c(1 + o, 1), [g for g in (rep.c(2 + o), rep.c(3 + o)) if g]
+    if not family and not given:
+        return None
+    use = NAME_USE.get(rep.c(7 + o))
+    suffix = [x for x in (rep.c(4 + o), rep.c(6 + o)) if x]
+    return prune({"use": use, "family": family, "given": given, "prefix": [rep.c(5 + o)], "suffix": suffix})
+
+
+def xad(rep: Rep, scope: Scope, where: str) -> Json | None:
+    """XAD → Address (.1 street, .2 other, .3 city, .4 state, .5 postal code, .6 country, .7 type, .9 district)."""
+    line = [x for x in (rep.c(1, 1), rep.c(2)) if x]
+    addr = prune({
+        "line": line, "city": rep.c(3), "state": rep.c(4), "postalCode": rep.c(5), "country": rep.c(6),
+        "district": rep.c(9), "use": ADDRESS_USE.get(rep.c(7)),
+    })  # fmt: skip
+    return addr or None
+
+
+def xtn(rep: Rep, default_use: str, scope: Scope, where: str) -> Json | None:
+    """XTN → ContactPoint (.1 or .12 or .4 email / .6+.7 number; .2 use; .3 equipment)."""
+    equipment = rep.c(3)
+    system = TELECOM_SYSTEM.get(equipment, "phone")
+    if equipment == "Internet" or rep.c(4):
+        value, system = rep.c(4) or rep.c(1), "email"
+    else:
+        value = rep.c(12) or "".join(p for p in (rep.c(5), rep.c(6), rep.c(7)) if p) or rep.c(1)
+    if not value:
+        return None
+    use = "mobile" if equipment == "CP" else TELECOM_USE.get(rep.c(2), default_use)
+    return prune({"system": system, "value": value, "use": use})
+
+
+def xcn_practitioner(rep: Rep, scope: Scope, where: str) -> tuple[str, Json] | None:
+    """XCN → (id, Practitioner) — identifier from .1/.9/.13, name from .2-.7."""
+    ident = None
+    if rep.c(1):
+        system = identifier_system(rep.c(9, 1), rep.c(9, 2), rep.c(9, 3), rep.c(13), scope, where)
+        ident = prune({"system": system, "value": rep.c(1)})
+    name = xpn(rep, scope, where, offset=1)
+    if ident is None and name is None:
+        return None
+    key = (ident["system"], ident["value"]) if ident else ("name", repr(name))
+    pid = resource_id("Practitioner", *key)
+    return pid, prune({"resourceType": "Practitioner", "id": pid, "identifier": [ident], "name": [name]})
+
+
+def quantity(value: str, unit_rep: Rep | None, scope: Scope, where: str) -> Json | None:
+    number = _number(value)
+    if number is None:
+        scope.warn(f"{value!r} is not a number; value left out", where, "GW-1344")
+        return None
+    q: Json = {"value": number}
+    if unit_rep is not None and unit_rep.c(1):
+        q["unit"] = unit_rep.c(2) or unit_rep.c(1)
+        q["code"] = unit_rep.c(1)
+        system = unit_rep.c(3)
+        q["system"] = code_system(system, scope, where) if system else "http://unitsofmeasure.org"
+    return q
+
+
+def _number(value: str) -> int | float | None:
+    text = value.strip()
+    if not re.match(r"^[+-]?(\d+(\.\d*)?|\.\d+)$", text):
+        return None
+    return float(text) if "." in text else int(text)

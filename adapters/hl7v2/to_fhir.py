@@ -1,0 +1,700 @@
+"""HL7 v2 message → FHIR R4 transaction Bundle, following the HL7 v2-to-FHIR IG segment maps.
+
+One :class:`BundleBuilder` per message walks the segments in order, keeping the current order
+(ORC/OBR) and the current result so that OBX, NTE, SPM and TQ1 attach to the right parent. Each
+resource gets a deterministic id (:func:`~adapters.hl7v2.datatypes.resource_id`) so re-sending a
+message updates the same resources (``PUT Type/id``). Segments the mapper does not consume are
+listed in ``ctx.unused``.
+"""
+
+from __future__ import annotations
+
+from adapters.base import MapContext
+from adapters.hl7v2.codec import V2Message
+from adapters.hl7v2.datatypes import (
+    V2_TABLE,
+    Json,
+    Rep,
+    Scope,
+    Seg,
+    cwe,
+    cx,
+    date_only,
+    dtm,
+    ei,
+    mapped_code,
+    prune,
+    quantity,
+    resource_id,
+    table_code,
+    xad,
+    xcn_practitioner,
+    xpn,
+    xtn,
+)
+from conformance.outcome import Issue
+
+ENCOUNTER_STATUS_BY_EVENT = {"A03": "finished", "A11": "cancelled", "A05": "planned", "A14": "planned"}
+ALLERGY_CATEGORY = {"DA": "medication", "FA": "food", "EA": "environment", "MA": "medication", "PA": "environment"}
+ALLERGY_CRITICALITY = {"SV": "high", "MO": "low", "MI": "low"}
+PARTICIPANTS = ((7, "ATND", "attender"), (8, "REF", "referrer"), (9, "CON", "consultant"), (17, "ADM", "admitter"))
+PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+HANDLED = frozenset(
+    "MSH EVN PID PD1 NK1 PV1 PV2 AL1 DG1 PR1 ORC OBR OBX NTE SPM RXA RXR RXE RXO TQ1 SCH TXA MRG SFT".split()
+)
+
+
+class BundleBuilder:
+    """Builds the Bundle entries for one message."""
+
+    def __init__(self, message: V2Message, ctx: MapContext) -> None:
+        self.message = message
+        self.ctx = ctx
+        esc, seps = message.message.esc, message.message.separators
+        self.segments = [Seg(s, esc, seps, i) for i, s in enumerate(message.message, start=1)]
+        self.scope = Scope(ctx, sender=message.get("MSH-4.1") or message.get("MSH-3.1"))
+        self.entries: dict[str, Json] = {}
+        self.patient: str | None = None
+        self.encounter: str | None = None
+        self.order: Json | None = None
+        self.report: Json | None = None
+        self.observation: Json | None = None
+        self.event = message.get("MSH-9.2")
+        self.immunization: str | None = None
+
+    # ------------------------------------------------------------ plumbing
+
+    def add(self, resource: Json) -> str:
+        ref = f"{resource['resourceType']}/{resource['id']}"
+        existing = self.entries.get(ref)
+        if existing is None:
+            self.entries[ref] = prune(resource)
+        else:
+            for key, value in prune(resource).items():
+                existing.setdefault(key, value)
+        return ref
+
+    def where(self, seg: Seg, f: int | None = None) -> str:
+        return f"{seg.id}[{seg.index}]" + (f"-{f}" if f else "")
+
+    def subject(self) -> Json | None:
+        return {"reference": self.patient} if self.patient else None
+
+    def practitioner(self, rep: Rep | None, where: str) -> Json | None:
+        if rep is None:
+            return None
+        made = xcn_practitioner(rep, self.scope, where)
+        if made is None:
+            return None
+        return {"reference": self.add(made[1])}
+
+    # ------------------------------------------------------------ run
+
+    def build(self) -> list[Json]:
+        for warning in self.message.warnings:
+            self.ctx.report(Issue("information", "informational", warning, location=("MSH",), message_id="GW-1345"))
+        for seg in self.segments:
+            handler = getattr(self, f"seg_{seg.id.lower()}", None)
+            if handler is None:
+                if seg.id not in HANDLED:
+                    self.ctx.unused.append(f"{seg.id}[{seg.index}]")
+                continue
+            handler(seg)
+        return list(self.entries.values())
+
+    # ------------------------------------------------------------ header
+
+    def seg_msh(self, seg: Seg) -> None:
+        sender = self.organization(seg.rep(4), self.where(seg, 4))
+        source = seg.rep(3)
+        endpoint = self.endpoint(source, self.where(seg, 3))
+        dest_rep = seg.rep(5)
+        destination = None
+        if dest_rep is not None:
+            receiver = self.organization(seg.rep(6), self.where(seg, 6))
+            destination = {"name": dest_rep.c(1), "endpoint": self.endpoint(dest_rep, self.where(seg, 5)),
+                           "receiver": receiver}  # fmt: skip
+        control = self.message.control_id
+        header = {
+            "resourceType": "MessageHeader",
+            "id": resource_id("MessageHeader", f"{self.message.get('MSH-3.1')}|{self.message.get('MSH-4.1')}", control),
+            "eventCoding": {"system": V2_TABLE + "0003", "code": self.event or seg.v(9, 1)},
+            "source": {"name": source.c(1) if source else "", "endpoint": endpoint,
+                       "software": self.message.get("SFT-3")},
+            "destination": [destination] if destination else [],
+            "sender": sender,
+            "language": seg.v(19),
+        }  # fmt: skip
+        self.add(header)
+
+    def endpoint(self, rep: Rep | None, where: str) -> str:
+        if rep is None:
+            return "urn:jembatan:endpoint:unknown"
+        configured = (self.scope.settings.get("endpoints") or {}).get(rep.c(1))
+        if configured:
+            return str(configured)
+        if rep.c(2) and rep.c(3).upper() == "ISO":
+            return f"urn:oid:{rep.c(2)}"
+        slug = "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in (rep.c(1) or "unknown").lower())
+        return f"urn:jembatan:endpoint:{slug}"
+
+    def organization(self, rep: Rep | None, where: str) -> Json | None:
+        """HD → Organization (MSH-4/6)."""
+        if rep is None or not (rep.c(1) or rep.c(2)):
+            return None
+        ident = ei(rep, self.scope, where) if rep.c(1) else None
+        if ident is None:
+            ident = {"system": "urn:ietf:rfc:3986", "value": f"urn:oid:{rep.c(2)}"}
+        oid = rep.c(2)
+        key_system = f"urn:oid:{oid}" if oid else ident["system"]
+        org = {
+            "resourceType": "Organization",
+            "id": resource_id("Organization", key_system, rep.c(1) or oid),
+            "identifier": [ident],
+            "name": rep.c(1),
+        }
+        return {"reference": self.add(org)}
+
+    # ------------------------------------------------------------ patient
+
+    def seg_pid(self, seg: Seg) -> None:
+        where = self.where(seg)
+        found = [cx(r, self.scope, self.where(seg, f)) for f in (3, 2, 4) for r in seg.reps(f)]
+        identifiers = [i for i in found if i]
+        if identifiers:
+            pid = resource_id("Patient", identifiers[0]["system"], identifiers[0]["value"])
+        else:
+            self.ctx.report(Issue("warning", "required", "PID-3 has no identifier; Patient id derived from name and "
+                                  "birth date", location=(self.where(seg, 3),), message_id="GW-1346"))  # fmt: skip
+            pid = resource_id("Patient", "name+birth", f"{seg.v(5)}|{seg.v(5, 2)}|{seg.v(7)}")
+        patient: Json = {
+            "resourceType": "Patient",
+            "id": pid,
+            "identifier": identifiers,
+            "name": [xpn(r, self.scope, where) for r in seg.reps(5)],
+            "birthDate": date_only(seg.v(7), self.scope, self.where(seg, 7)),
+            "gender": self.gender(seg),
+            "address": [xad(r, self.scope, where) for r in seg.reps(11)],
+            "telecom": [xtn(r, "home", self.scope, where) for r in seg.reps(13)]
+            + [xtn(r, "work", self.scope, where) for r in seg.reps(14)],
+            "communication": [{"language": cwe(r, self.scope, where)} for r in seg.reps(15)],
+            "maritalStatus": cwe(seg.rep(16), self.scope, where, V2_TABLE + "0002"),
+        }
+        self.add_birth_time(patient, seg)
+        self.add_deceased(patient, seg)
+        mother = seg.rep(6)
+        if mother is not None and mother.c(1):
+            patient["extension"] = [{"url": "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName",
+                                     "valueString": mother.c(1)}]  # fmt: skip
+        if seg.v(24) in ("Y", "N"):
+            patient["multipleBirthInteger" if seg.v(25) else "multipleBirthBoolean"] = (
+                int(seg.v(25)) if seg.v(25).isdigit() else seg.v(24) == "Y"
+            )
+        self.patient = self.add(patient)
+
+    def gender(self, seg: Seg) -> str | None:
+        code = seg.v(8)
+        target, _ = mapped_code(self.scope, "administrative-gender", "0001", code, self.where(seg, 8))
+        return target
+
+    def add_birth_time(self, patient: Json, seg: Seg) -> None:
+        value = seg.v(7)
+        if len(value) > 8:
+            stamp = dtm(value, self.scope, self.where(seg, 7))
+            if stamp and "T" in stamp:
+                url = "http://hl7.org/fhir/StructureDefinition/patient-birthTime"
+                patient["_birthDate"] = {"extension": [{"url": url, "valueDateTime": stamp}]}
+
+    def add_deceased(self, patient: Json, seg: Seg) -> None:
+        when = dtm(seg.v(29), self.scope, self.where(seg, 29))
+        if when:
+            patient["deceasedDateTime"] = when
+        elif seg.v(30) in ("Y", "N"):
+            patient["deceasedBoolean"] = seg.v(30) == "Y"
+
+    def seg_pd1(self, seg: Seg) -> None:
+        if not self.patient:
+            return
+        gps = [self.practitioner(r, self.where(seg, 4)) for r in seg.reps(4)]
+        self.entries[self.patient]["generalPractitioner"] = [g for g in gps if g] or None
+        self.entries[self.patient] = prune(self.entries[self.patient])
+
+    def seg_nk1(self, seg: Seg) -> None:
+        if not self.patient:
+            return
+        where = self.where(seg)
+        names = [xpn(r, self.scope, where) for r in seg.reps(2)]
+        key = f"{self.patient}|{seg.v(1)}|{seg.v(2)}|{seg.v(2, 2)}"
+        person = {
+            "resourceType": "RelatedPerson",
+            "id": resource_id("RelatedPerson", self.patient, key),
+            "patient": self.subject(),
+            "name": names,
+            "relationship": [cwe(r, self.scope, where, V2_TABLE + "0063") for r in seg.reps(3)],
+            "address": [xad(r, self.scope, where) for r in seg.reps(4)],
+            "telecom": [xtn(r, "home", self.scope, where) for r in seg.reps(5)]
+            + [xtn(r, "work", self.scope, where) for r in seg.reps(6)],
+        }
+        self.add(person)
+
+    def seg_mrg(self, seg: Seg) -> None:
+        """A40 merge: the retired record is a Patient that points to the surviving one (replaced-by)."""
+        found = [cx(r, self.scope, self.where(seg, 1)) for r in seg.reps(1)]
+        olds = [o for o in found if o]
+        if not olds or not self.patient:
+            return
+        old = {"resourceType": "Patient", "id": resource_id("Patient", olds[0]["system"], olds[0]["value"]),
+               "identifier": olds, "active": False,
+               "link": [{"other": {"reference": self.patient}, "type": "replaced-by"}]}  # fmt: skip
+        ref = self.add(old)
+        survivor = self.entries[self.patient]
+        survivor.setdefault("link", []).append({"other": {"reference": ref}, "type": "replaces"})
+
+    # ------------------------------------------------------------ visit
+
+    def seg_pv1(self, seg: Seg) -> None:
+        where = self.where(seg)
+        visit = seg.rep(19)
+        ident = cx(visit, self.scope, self.where(seg, 19)) if visit else None
+        if ident:
+            eid = resource_id("Encounter", ident["system"], ident["value"])
+        else:
+            eid = resource_id("Encounter", self.patient or "", seg.v(44) or self.message.control_id)
+        cls_code, cls_system = mapped_code(
+            self.scope, "v2-0004-to-encounter-class", "0004", seg.v(2), self.where(seg, 2)
+        )
+        encounter: Json = {
+            "resourceType": "Encounter",
+            "id": eid,
+            "identifier": [ident],
+            "status": self.encounter_status(seg),
+            "class": {"system": cls_system, "code": cls_code} if cls_code else
+            {"system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "code": "UNK"},
+            "type": [table_code(seg.rep(4), "0007")],
+            "serviceType": cwe(seg.rep(10), self.scope, where, V2_TABLE + "0069"),
+            "subject": self.subject(),
+            "period": {"start": dtm(seg.v(44), self.scope, self.where(seg, 44)),
+                       "end": dtm(seg.v(45), self.scope, self.where(seg, 45))},
+            "participant": self.participants(seg),
+            "location": self.locations(seg),
+            "hospitalization": self.hospitalization(seg),
+        }  # fmt: skip
+        self.encounter = self.add(encounter)
+
+    def encounter_status(self, seg: Seg) -> str:
+        if self.event in ENCOUNTER_STATUS_BY_EVENT:
+            return ENCOUNTER_STATUS_BY_EVENT[self.event]
+        if seg.v(2) == "P":
+            return "planned"
+        return "finished" if seg.v(45) else "in-progress"
+
+    def participants(self, seg: Seg) -> list[Json]:
+        out = []
+        for f, code, display in PARTICIPANTS:
+            for rep in seg.reps(f):
+                ref = self.practitioner(rep, self.where(seg, f))
+                if ref:
+                    out.append({"type": [{"coding": [{"system": PARTICIPATION, "code": code, "display": display}]}],
+                                "individual": ref})  # fmt: skip
+        return out
+
+    def locations(self, seg: Seg) -> list[Json]:
+        out = []
+        for f, status in ((3, "active"), (6, "completed"), (42, "planned"), (43, "completed")):
+            rep = seg.rep(f)
+            if rep is None:
+                continue
+            parts = [rep.c(i) for i in (1, 2, 3)]
+            name = " ".join(p for p in parts if p) or rep.c(9)
+            if not name:
+                continue
+            facility = rep.c(4) or self.scope.sender
+            kind = "bd" if rep.c(3) else "ro" if rep.c(2) else "wa"
+            loc = {"resourceType": "Location", "id": resource_id("Location", facility, "|".join(parts)),
+                   "name": name, "description": rep.c(9), "mode": "instance",
+                   "physicalType": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type",
+                                                "code": kind}]}}  # fmt: skip
+            out.append({"location": {"reference": self.add(loc)}, "status": status})
+        return out
+
+    def hospitalization(self, seg: Seg) -> Json:
+        where = self.where(seg, 36)
+        disposition = None
+        if seg.v(36):
+            code, system = mapped_code(self.scope, "v2-0112-to-discharge-disposition", "0112", seg.v(36), where)
+            if code:
+                disposition = {"coding": [{"system": system, "code": code}]}
+        pre = seg.rep(5)
+        return {
+            "preAdmissionIdentifier": cx(pre, self.scope, self.where(seg, 5)) if pre else None,
+            "reAdmission": table_code(seg.rep(13), "0092"),
+            "admitSource": table_code(seg.rep(14), "0023"),
+            "specialArrangement": [table_code(r, "0009") for r in seg.reps(15)],
+            "specialCourtesy": [table_code(r, "0099") for r in seg.reps(16)],
+            "dietPreference": [table_code(r, "0114") for r in seg.reps(38)],
+            "dischargeDisposition": disposition,
+        }
+
+    def seg_pv2(self, seg: Seg) -> None:
+        if self.encounter and seg.rep(3):
+            reason = cwe(seg.rep(3), self.scope, self.where(seg, 3))
+            if reason:
+                self.entries[self.encounter].setdefault("reasonCode", []).append(reason)
+
+    # ------------------------------------------------------------ clinical
+
+    def seg_al1(self, seg: Seg) -> None:
+        where = self.where(seg)
+        code = cwe(seg.rep(3), self.scope, self.where(seg, 3))
+        if not code or not self.patient:
+            return
+        category = ALLERGY_CATEGORY.get(seg.v(2))
+        reactions = [cwe(Rep(r.node, r.esc, r.separators), self.scope, where) for r in seg.reps(5)]
+        allergy = {
+            "resourceType": "AllergyIntolerance",
+            "id": resource_id("AllergyIntolerance", self.patient, f"{_code_key(code)}"),
+            "patient": self.subject(),
+            "code": code,
+            "category": [category] if category else [],
+            "criticality": ALLERGY_CRITICALITY.get(seg.v(4)),
+            "reaction": [{"manifestation": [r]} for r in reactions if r],
+            "onsetDateTime": dtm(seg.v(6), self.scope, self.where(seg, 6)),
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                                           "code": "active"}]},
+        }  # fmt: skip
+        self.add(allergy)
+
+    def seg_dg1(self, seg: Seg) -> None:
+        code = cwe(seg.rep(3), self.scope, self.where(seg, 3))
+        if code is None and seg.v(4):
+            code = {"text": seg.v(4)}
+        if code is None or not self.patient:
+            return
+        ident = ei(seg.rep(20), self.scope, self.where(seg, 20))
+        cid = resource_id("Condition", ident["system"], ident["value"]) if ident else resource_id(
+            "Condition", self.patient, f"{self.encounter}|{_code_key(code)}")  # fmt: skip
+        condition = {
+            "resourceType": "Condition",
+            "id": cid,
+            "identifier": [ident],
+            "subject": self.subject(),
+            "encounter": {"reference": self.encounter} if self.encounter else None,
+            "code": code,
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category",
+                                      "code": "encounter-diagnosis"}]}],
+            "onsetDateTime": dtm(seg.v(5), self.scope, self.where(seg, 5)),
+            "recordedDate": dtm(seg.v(19), self.scope, self.where(seg, 19)),
+            "asserter": self.practitioner(seg.rep(16), self.where(seg, 16)),
+        }  # fmt: skip
+        self.add(condition)
+
+    def seg_pr1(self, seg: Seg) -> None:
+        code = cwe(seg.rep(3), self.scope, self.where(seg, 3))
+        if code is None or not self.patient:
+            return
+        proc = {
+            "resourceType": "Procedure",
+            "id": resource_id("Procedure", self.patient, f"{_code_key(code)}|{seg.v(5)}"),
+            "status": "completed",
+            "subject": self.subject(),
+            "encounter": {"reference": self.encounter} if self.encounter else None,
+            "code": code,
+            "performedDateTime": dtm(seg.v(5), self.scope, self.where(seg, 5)),
+        }
+        self.add(proc)
+
+    # ------------------------------------------------------------ orders and results
+
+    def seg_orc(self, seg: Seg) -> None:
+        placer = ei(seg.rep(2), self.scope, self.where(seg, 2), "PLAC")
+        filler = ei(seg.rep(3), self.scope, self.where(seg, 3), "FILL")
+        key = placer or filler
+        sid = resource_id("ServiceRequest", key["system"], key["value"]) if key else resource_id(
+            "ServiceRequest", self.patient or "", f"{self.message.control_id}|ORC{seg.index}")  # fmt: skip
+        status = "active"
+        if seg.v(5):
+            code, _ = mapped_code(self.scope, "v2-0038-to-request-status", "0038", seg.v(5), self.where(seg, 5))
+            status = code or "unknown"
+        request: Json = {
+            "resourceType": "ServiceRequest", "id": sid, "identifier": [placer, filler], "status": status,
+            "intent": "order", "subject": self.subject(),
+            "encounter": {"reference": self.encounter} if self.encounter else None,
+            "authoredOn": dtm(seg.v(9), self.scope, self.where(seg, 9)),
+            "requester": self.practitioner(seg.rep(12), self.where(seg, 12)),
+        }  # fmt: skip
+        self.order = request
+        self.report = None
+        self.observation = None
+
+    def seg_obr(self, seg: Seg) -> None:
+        placer = ei(seg.rep(2), self.scope, self.where(seg, 2), "PLAC")
+        filler = ei(seg.rep(3), self.scope, self.where(seg, 3), "FILL")
+        code = cwe(seg.rep(4), self.scope, self.where(seg, 4)) or {"text": "unknown"}
+        if self.order is None or (placer and placer not in self.order.get("identifier", [])):
+            self._order_from_obr(placer, filler, seg)
+        order = self.order or {}
+        order.setdefault("identifier", [])
+        order["code"] = code
+        order.setdefault("requester", self.practitioner(seg.rep(16), self.where(seg, 16)))
+        order_ref = self.add(order)
+        key = filler or placer
+        rid = resource_id("DiagnosticReport", key["system"], key["value"]) if key else resource_id(
+            "DiagnosticReport", order_ref, str(seg.index))  # fmt: skip
+        status = "unknown"
+        if seg.v(25):
+            target, _ = mapped_code(self.scope, "v2-0123-to-diagnostic-report-status", "0123", seg.v(25),
+                                    self.where(seg, 25))  # fmt: skip
+            status = target or "unknown"
+        report = {
+            "resourceType": "DiagnosticReport", "id": rid, "identifier": [filler or placer],
+            "basedOn": [{"reference": order_ref}], "status": status, "code": code,
+            "subject": self.subject(),
+            "encounter": {"reference": self.encounter} if self.encounter else None,
+            "effectiveDateTime": dtm(seg.v(7), self.scope, self.where(seg, 7)),
+            "issued": dtm(seg.v(22), self.scope, self.where(seg, 22)) if len(seg.v(22)) > 8 else None,
+            "category": [table_code(seg.rep(24), "0074")],
+        }  # fmt: skip
+        self.add(report)
+        self.report = self.entries[f"DiagnosticReport/{rid}"]
+        self.observation = None
+
+    def _order_from_obr(self, placer: Json | None, filler: Json | None, seg: Seg) -> None:
+        key = placer or filler
+        sid = resource_id("ServiceRequest", key["system"], key["value"]) if key else resource_id(
+            "ServiceRequest", self.patient or "", f"{self.message.control_id}|OBR{seg.index}")  # fmt: skip
+        self.order = {"resourceType": "ServiceRequest", "id": sid, "identifier": [placer, filler],
+                      "status": "active", "intent": "order", "subject": self.subject()}  # fmt: skip
+
+    def seg_obx(self, seg: Seg) -> None:
+        where = self.where(seg)
+        code = cwe(seg.rep(3), self.scope, self.where(seg, 3))
+        if code is None:
+            code = {"text": seg.v(3, 2) or "unknown"}
+        parent = self.report["id"] if self.report else (self.encounter or self.patient or "")
+        oid = resource_id("Observation", parent, f"{_code_key(code)}|{seg.v(4)}|{seg.v(1)}|{seg.index}")
+        status = "unknown"
+        if seg.v(11):
+            target, _ = mapped_code(self.scope, "v2-0085-to-observation-status", "0085", seg.v(11), self.where(seg, 11))
+            status = target or "unknown"
+        obs: Json = {
+            "resourceType": "Observation", "id": oid, "status": status, "code": code,
+            "subject": self.subject(),
+            "encounter": {"reference": self.encounter} if self.encounter else None,
+            "effectiveDateTime": dtm(seg.v(14), self.scope, self.where(seg, 14)),
+            "interpretation": [table_code(r, "0078") for r in seg.reps(8)],
+            "referenceRange": self.reference_range(seg),
+            "performer": [self.practitioner(r, self.where(seg, 16)) for r in seg.reps(16)],
+            "method": cwe(seg.rep(17), self.scope, where),
+        }  # fmt: skip
+        if self.report is None and self.patient is None:
+            obs.pop("subject")
+        self.observation_value(obs, seg)
+        ref = self.add(obs)
+        self.observation = self.entries[ref]
+        if self.report is not None:
+            self.report.setdefault("result", []).append({"reference": ref})
+            if self.report.get("effectiveDateTime") and not obs.get("effectiveDateTime"):
+                self.entries[ref]["effectiveDateTime"] = self.report["effectiveDateTime"]
+
+    def observation_value(self, obs: Json, seg: Seg) -> None:
+        value_type = seg.v(2)
+        reps = seg.reps(5)
+        if not reps:
+            return
+        where = self.where(seg, 5)
+        kind, _ = mapped_code(self.scope, "v2-0125-to-observation-value-type", "0125", value_type, self.where(seg, 2))
+        first = reps[0]
+        if kind == "Quantity":
+            q = self._numeric(first, value_type, seg, where)
+            if q is not None:
+                obs["valueQuantity"] = q
+        elif kind == "string":
+            obs["valueString"] = "\n".join(r.c(1) for r in reps) if value_type != "ST" else first.c(1)
+        elif kind == "CodeableConcept":
+            obs["valueCodeableConcept"] = cwe(first, self.scope, where)
+        elif kind == "dateTime":
+            obs["valueDateTime"] = dtm(first.c(1), self.scope, where)
+        elif kind == "time":
+            obs["valueTime"] = first.c(1)
+        elif kind == "Range":
+            obs["valueRange"] = prune({"low": {"value": _num(first.c(1))}, "high": {"value": _num(first.c(2))}})
+        elif kind == "Period":
+            obs["valuePeriod"] = prune({"start": dtm(first.c(1), self.scope, where),
+                                        "end": dtm(first.c(2), self.scope, where)})  # fmt: skip
+
+    def _numeric(self, rep: Rep, value_type: str, seg: Seg, where: str) -> Json | None:
+        if value_type == "SN":
+            comparator, number = rep.c(1), rep.c(2)
+            if rep.c(3):  # a ratio or range: not a plain quantity
+                self.scope.warn(
+                    f"SN {comparator}{number}{rep.c(3)}{rep.c(4)} is not a plain quantity", where, "GW-1344"
+                )
+                return None
+            q = quantity(number, seg.rep(6), self.scope, where)
+            if q is not None and comparator in ("<", "<=", ">", ">="):
+                q["comparator"] = comparator
+            return q
+        return quantity(rep.c(1), seg.rep(6), self.scope, where)
+
+    def reference_range(self, seg: Seg) -> list[Json]:
+        text = seg.v(7)
+        if not text:
+            return []
+        low, sep, high = text.partition("-")
+        if sep and _num(low) is not None and _num(high) is not None:
+            unit = seg.rep(6)
+            units = {"unit": unit.c(2) or unit.c(1)} if unit is not None and unit.c(1) else {}
+            return [{"low": {"value": _num(low), **units}, "high": {"value": _num(high), **units}, "text": text}]
+        return [{"text": text}]
+
+    def seg_nte(self, seg: Seg) -> None:
+        """NTE after OBX → Observation.note; after OBR → DiagnosticReport.conclusion; after ORC → note."""
+        text = "\n".join(r.c(1) for r in seg.reps(3))
+        if not text:
+            return
+        if self.observation is not None:
+            self.observation.setdefault("note", []).append({"text": text})
+        elif self.report is not None:
+            previous = self.report.get("conclusion")
+            self.report["conclusion"] = f"{previous}\n{text}" if previous else text
+        elif self.order is not None:
+            self.order.setdefault("note", []).append({"text": text})
+
+    def seg_spm(self, seg: Seg) -> None:
+        ident = ei(seg.rep(2), self.scope, self.where(seg, 2))
+        sid = resource_id("Specimen", ident["system"], ident["value"]) if ident else resource_id(
+            "Specimen", self.report["id"] if self.report else self.patient or "", str(seg.index))  # fmt: skip
+        specimen = {
+            "resourceType": "Specimen", "id": sid, "identifier": [ident],
+            "type": cwe(seg.rep(4), self.scope, self.where(seg, 4)),
+            "subject": self.subject(),
+            "collection": {"collectedDateTime": dtm(seg.v(17), self.scope, self.where(seg, 17)),
+                           "bodySite": cwe(seg.rep(8), self.scope, self.where(seg, 8))},
+            "receivedTime": dtm(seg.v(18), self.scope, self.where(seg, 18)),
+        }  # fmt: skip
+        ref = self.add(specimen)
+        if self.report is not None:
+            self.report.setdefault("specimen", []).append({"reference": ref})
+
+    # ------------------------------------------------------------ pharmacy and immunization
+
+    def seg_rxa(self, seg: Seg) -> None:
+        vaccine = cwe(seg.rep(5), self.scope, self.where(seg, 5))
+        if vaccine is None or not self.patient:
+            return
+        status = "completed"
+        if seg.v(20):
+            target, _ = mapped_code(
+                self.scope, "v2-0322-to-immunization-status", "0322", seg.v(20), self.where(seg, 20)
+            )
+            status = target or "completed"
+        dose = (
+            quantity(seg.v(6), seg.rep(7), self.scope, self.where(seg, 6)) if seg.v(6) and seg.v(6) != "999" else None
+        )
+        imm: Json = {
+            "resourceType": "Immunization",
+            "id": resource_id("Immunization", self.patient, f"{_code_key(vaccine)}|{seg.v(3)}"),
+            "status": status, "vaccineCode": vaccine, "patient": self.subject(),
+            "encounter": {"reference": self.encounter} if self.encounter else None,
+            "occurrenceDateTime": dtm(seg.v(3), self.scope, self.where(seg, 3)),
+            "doseQuantity": dose,
+            "lotNumber": seg.v(15),
+            "expirationDate": date_only(seg.v(16), self.scope, self.where(seg, 16)),
+            "primarySource": True,
+            "performer": [{"actor": p} for p in (self.practitioner(r, self.where(seg, 10)) for r in seg.reps(10)) if p],
+            "statusReason": cwe(seg.rep(18), self.scope, self.where(seg, 18)),
+        }  # fmt: skip
+        if not imm["occurrenceDateTime"]:
+            imm["occurrenceString"] = "unknown"
+        self.observation = None
+        self.add(imm)
+        self.immunization = str(imm["id"])
+
+    def seg_rxr(self, seg: Seg) -> None:
+        imm_id = getattr(self, "immunization", None)
+        if imm_id and f"Immunization/{imm_id}" in self.entries:
+            entry = self.entries[f"Immunization/{imm_id}"]
+            entry["route"] = cwe(seg.rep(1), self.scope, self.where(seg, 1)) or entry.get("route")
+            entry["site"] = cwe(seg.rep(2), self.scope, self.where(seg, 2)) or entry.get("site")
+            self.entries[f"Immunization/{imm_id}"] = prune(entry)
+
+    def seg_rxe(self, seg: Seg) -> None:
+        med = cwe(seg.rep(2), self.scope, self.where(seg, 2))
+        if med is None or not self.patient:
+            return
+        order_key = self.order["id"] if self.order else self.message.control_id
+        request: Json = {
+            "resourceType": "MedicationRequest",
+            "id": resource_id("MedicationRequest", order_key, _code_key(med)),
+            "status": "active", "intent": "order", "subject": self.subject(),
+            "medicationCodeableConcept": med,
+            "identifier": self.order.get("identifier") if self.order else [],
+            "encounter": {"reference": self.encounter} if self.encounter else None,
+            "dispenseRequest": {"quantity": quantity(seg.v(10), seg.rep(11), self.scope, self.where(seg, 10))
+                                if seg.v(10) else None, "numberOfRepeatsAllowed": _num(seg.v(12))},
+        }  # fmt: skip
+        self.add(request)
+
+    def seg_sch(self, seg: Seg) -> None:
+        ident = ei(seg.rep(1), self.scope, self.where(seg, 1), "PLAC") or ei(
+            seg.rep(2), self.scope, self.where(seg, 2), "FILL"
+        )
+        if ident is None:
+            return
+        appt = {
+            "resourceType": "Appointment", "id": resource_id("Appointment", ident["system"], ident["value"]),
+            "identifier": [ident], "status": "booked",
+            "appointmentType": cwe(seg.rep(8), self.scope, self.where(seg, 8)),
+            "reasonCode": [cwe(seg.rep(7), self.scope, self.where(seg, 7))],
+            "minutesDuration": _num(seg.v(9)) if isinstance(_num(seg.v(9)), int) else None,
+            "participant": [{"actor": self.subject(), "status": "accepted"}] if self.patient else
+            [{"status": "needs-action"}],
+        }  # fmt: skip
+        self.add(appt)
+        self.appointment = appt["id"]
+
+    def seg_txa(self, seg: Seg) -> None:
+        ident = ei(seg.rep(12), self.scope, self.where(seg, 12))
+        did = resource_id("DocumentReference", ident["system"], ident["value"]) if ident else resource_id(
+            "DocumentReference", self.patient or "", self.message.control_id)  # fmt: skip
+        status = {"AU": "current", "LA": "current", "OB": "superseded"}.get(seg.v(17), "current")
+        doc = {
+            "resourceType": "DocumentReference", "id": did, "masterIdentifier": ident, "status": status,
+            "type": cwe(seg.rep(2), self.scope, self.where(seg, 2)) or table_code(seg.rep(2), "0270"),
+            "subject": self.subject(),
+            "date": dtm(seg.v(4), self.scope, self.where(seg, 4)),
+            "content": [{"attachment": {"contentType": seg.v(3) or "text/plain"}}],
+        }  # fmt: skip
+        self.add(doc)
+        self.document = f"DocumentReference/{did}"
+
+
+def _code_key(concept: Json) -> str:
+    codings = concept.get("coding") or []
+    if codings:
+        return f"{codings[0].get('system', '')}|{codings[0].get('code', '')}"
+    return str(concept.get("text", ""))
+
+
+def _num(text: str) -> int | float | None:
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def bundle_for(message: V2Message, ctx: MapContext) -> Json:
+    entries = BundleBuilder(message, ctx).build()
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
+            for r in entries
+        ],
+    }  # fmt: skip
