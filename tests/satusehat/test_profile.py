@@ -266,3 +266,37 @@ def test_mapper_accepts_fhir_resources_models() -> None:
     bundle = SatusehatProfileMapper().from_fhir(model, context)
     assert context.outcome.ok, [(i.message_id, i.expression) for i in context.outcome.errors]
     assert len(of_type(bundle, "Observation")) == 3
+
+
+SAMPLE_DIR = "/work/shared/samples/satusehat/postman-bodies/"
+OTHER_TYPES = {
+    "allergy-intolerance__allergyintolerance-create.json": ("AllergyIntolerance", ["allergy"]),
+    "composition__composition-edukasi-diet.json": ("Composition", ["composition"]),
+    "clinical-impression__clinicalimpression-create.json": ("ClinicalImpression", ["clinicalimpression"]),
+    "medication-dispense__medicationdispense-create.json": (
+        "MedicationDispense",
+        ["prescription", "prescription-item"],
+    ),
+    "procedure__procedure-create.json": ("Procedure", ["procedure"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OTHER_TYPES))
+def test_other_outpatient_resources_get_their_sys_ids(name: str) -> None:
+    import json
+    from pathlib import Path
+
+    path = Path(SAMPLE_DIR + name)
+    if not path.is_file():
+        pytest.skip("shared samples not present")
+    resource = json.loads(path.read_text().replace("{{Org_id}}", "1").replace("{{Encounter_uuid}}", "e-1"))
+    resource.pop("identifier", None)
+    resource["id"] = "local-42"
+    rtype, kinds = OTHER_TYPES[name]
+    bundle = build_bundle(resource, ctx())
+    (out,) = of_type(bundle, rtype)
+    idents = out["identifier"] if isinstance(out["identifier"], list) else [out["identifier"]]
+    assert [i["system"] for i in idents] == [f"http://sys-ids.kemkes.go.id/{k}/{ORG}" for k in kinds]
+    assert all(i["value"].startswith("local-42") for i in idents)
+    times = [v for v in json.dumps(out).split('"') if v[:2] == "20" and "T" in v]
+    assert all(t.endswith("+00:00") for t in times)
