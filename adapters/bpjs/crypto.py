@@ -97,7 +97,7 @@ def _cipher(key: bytes) -> Cipher[modes.CBC]:
 
 def encrypt_response(payload: str, creds: Credentials, timestamp: str) -> str:
     """What BPJS does to a JSON text before putting it in ``response`` (used by the simulator)."""
-    compressed = _LZ.compressToEncodedURIComponent(payload).encode("utf-8")
+    compressed = _LZ.compressToEncodedURIComponent(to_utf16_units(payload)).encode("utf-8")
     padder = padding.PKCS7(128).padder()
     padded = padder.update(compressed) + padder.finalize()
     encryptor = _cipher(derive_key(creds.cons_id, creds.secret, timestamp)).encryptor()
@@ -145,17 +145,33 @@ def _lz_decompress(plain: bytes) -> str:
             f"decrypted bytes are not LZ-string text: wrong key or IV — {KEY_HINT}",
             location="response",
         ) from exc
-    if not text or not text.isprintable() and not _mostly_text(text):
+    if not text or not _mostly_text(text):
         raise DecodeError(
             "GW-1414",
             f"LZ-string decompression gave no readable text: wrong key or IV — {KEY_HINT}",
             location="response",
         )
-    return str(text)
+    return from_utf16_units(str(text))
+
+
+def to_utf16_units(text: str) -> str:
+    """Characters outside the BMP as two surrogate code units, as JavaScript/Java/PHP LZ-string see them."""
+    if text.isascii() or all(ord(ch) <= 0xFFFF for ch in text):
+        return text
+    raw = text.encode("utf-16-le", "surrogatepass")
+    return "".join(chr(int.from_bytes(raw[i : i + 2], "little")) for i in range(0, len(raw), 2))
+
+
+def from_utf16_units(text: str) -> str:
+    """Join surrogate pairs produced by a UTF-16 based LZ-string back into characters."""
+    if not any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", errors="replace")
 
 
 def _mostly_text(text: str) -> bool:
-    return all(ch.isprintable() or ch in "\r\n\t" for ch in text)
+    """Readable text: printable characters, line breaks, tabs and (still paired) surrogates."""
+    return all(ch.isprintable() or ch in "\r\n\t" or 0xD800 <= ord(ch) <= 0xDFFF for ch in text)
 
 
 def decrypt_response(ciphertext: str, creds: Credentials, timestamp: str) -> str:

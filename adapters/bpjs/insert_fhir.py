@@ -114,7 +114,7 @@ def insert_from_fhir(resource: dict[str, Any], ctx: MapContext) -> dict[str, Any
         "jnsPelayanan": code_from_concept(
             "jenis-pelayanan", (sr.get("category") or [None])[0], ctx, "ServiceRequest.category"
         )[0],
-        "catatan": ((sr.get("note") or [{}])[0]).get("text"),
+        "catatan": ((sr.get("note") or [{}])[0]).get("text") or "",  # BPJS wants a string, even empty
         "diagRujukan": _diag(sr, idx),
         "tipeRujukan": code_from_concept(
             "tipe-rujukan", (sr.get("orderDetail") or [None])[0], ctx, "ServiceRequest.orderDetail"

@@ -181,3 +181,56 @@ def pcare_kunjungan(draw: st.DrawFn) -> dict:
         },
     }
     return doc
+
+
+@st.composite
+def simrs_service_requests(draw: st.DrawFn) -> dict:
+    """A SIMRS-made referral Bundle in standard codes only (ActCode, referral-type, SNOMED CT, ICD-10)."""
+    kind = draw(st.sampled_from(["full", "partial", "back-referral"]))
+    start = draw(dates)
+    sr: dict = {
+        "resourceType": "ServiceRequest",
+        "identifier": [
+            {
+                "system": "urn:jembatan:identifier:bpjs-sep",
+                "value": draw(st.from_regex(r"[0-9]{4}R[0-9]{7}V[0-9]{6}", fullmatch=True)),
+            }
+        ],
+        "status": "active",
+        "intent": "order",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                        "code": draw(st.sampled_from(["AMB", "IMP"])),
+                    }
+                ]
+            }
+        ],
+        "orderDetail": [{"coding": [{"system": "urn:jembatan:codesystem:referral-type", "code": kind}]}],
+        "subject": {"reference": "Patient/p1"},
+        "authoredOn": start.isoformat(),
+        "occurrenceDateTime": (start + dt.timedelta(days=draw(st.integers(0, 60)))).isoformat(),
+        "performer": [{"reference": "Organization/o1"}],
+        "reasonCode": [{"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": draw(icd10)}]}],
+    }
+    if kind != "back-referral":
+        code = draw(st.sampled_from(["394802001", "394537008", "394579002", "394591006", "394594003"]))
+        sr["performerType"] = {"coding": [{"system": "http://snomed.info/sct", "code": code}]}
+    note = draw(st.one_of(st.none(), some_text))
+    if note:
+        sr["note"] = [{"text": note}]
+    org = {
+        "resourceType": "Organization",
+        "id": "o1",
+        "identifier": [{"system": "urn:jembatan:identifier:bpjs-ppk", "value": draw(ppk_rs)}],
+    }
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": "ServiceRequest/s1", "resource": {**sr, "id": "s1"}},
+            {"fullUrl": "Organization/o1", "resource": org},
+        ],
+    }

@@ -100,3 +100,20 @@ def test_missing_lz_step_is_reported():
     with pytest.raises(DecodeError) as err:
         decrypt_response(token, CREDS, TS)
     assert err.value.code == "GW-1414"
+
+
+def test_characters_outside_the_bmp_use_utf16_units_like_javascript():
+    from adapters.bpjs.crypto import from_utf16_units, to_utf16_units
+
+    text = '{"nama": "Ani \U0001f600"}'
+    units = to_utf16_units(text)
+    assert len(units) == len(text) + 1 and "\ud83d\ude00" in units
+    assert from_utf16_units(units) == text
+    assert decrypt_response(encrypt_response(text, CREDS, TS), CREDS, TS) == text
+
+
+def test_known_lz_string_vector():
+    import lzstring
+
+    # lz-string's compressToEncodedURIComponent of "hello" (same in the JS original)
+    assert lzstring.LZString().compressToEncodedURIComponent("hello") == "BYUwNmD2Q"

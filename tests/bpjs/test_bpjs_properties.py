@@ -8,7 +8,7 @@ from adapters.bpjs.schemas import schema_issues
 from adapters.fhir.codec import FhirJsonCodec
 from adapters.registry import FormatRegistry
 from mappings.registry import MappingRegistry
-from tests.bpjs.strategies import pcare_kunjungan, rujukan_fktp, rujukan_insert, rujukan_rs
+from tests.bpjs.strategies import pcare_kunjungan, rujukan_fktp, rujukan_insert, rujukan_rs, simrs_service_requests
 
 MAPS = MappingRegistry()
 REGISTRY = FormatRegistry()
@@ -51,3 +51,15 @@ def test_rujukan_insert_round_trips_exactly(doc):
 @given(pcare_kunjungan())
 def test_pcare_kunjungan_round_trips_exactly(doc):
     _check("bpjs.pcare.kunjungan", "pcare-kunjungan", doc)
+
+
+@given(simrs_service_requests())
+def test_fhir_to_insert_to_fhir_is_stable(bundle):
+    fmt = REGISTRY.get("bpjs.vclaim.rujukan-insert")
+    ctx = MapContext(mappings=MAPS, settings={"bpjs_user": "jembatan"})
+    first = fmt.mapper.from_fhir(FHIR.parse(json.dumps(bundle).encode()), ctx)
+    assert ctx.outcome.ok and schema_issues("vclaim-rujukan-insert", first.data).issues == []
+    fhir_1 = FHIR.serialize(fmt.mapper.to_fhir(first, ctx))
+    second = fmt.mapper.from_fhir(FHIR.parse(fhir_1), ctx)
+    assert second.data == first.data
+    assert FHIR.serialize(fmt.mapper.to_fhir(second, ctx)) == fhir_1
