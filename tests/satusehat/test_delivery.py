@@ -284,3 +284,43 @@ def test_unexpected_errors_are_bounded_retries_not_stuck_entries(db: Database) -
         (entry,) = sess.scalars(select(OutboxEntry)).all()
         assert entry.attempts == 2
         assert entry.last_error["code"] == "GW-5199"  # type: ignore[index]
+
+
+CHANNEL = """
+[[channel]]
+name = "pivot-to-satusehat"
+source = "fhir+json"
+target = "satusehat+json"
+destination = "satusehat"
+validators = ["fhir+json"]
+[channel.settings]
+organization_id = "100025753"
+timezone = "Asia/Jakarta"
+"""
+
+
+def test_channel_ingest_to_simulator(sim: Any, tmp_path: Any) -> None:
+    from bridge.db import get_db
+    from bridge.ingest import ingest
+    from bridge.outbox import deliver_pending
+    from tests.helpers import make_app
+
+    (tmp_path / "channels").mkdir()
+    (tmp_path / "channels" / "satusehat.toml").write_text(CHANNEL)
+    settings = {"type": "satusehat", "client_id": "sim-client", "client_secret": "sim-secret",
+                "organization_id": ORG, "base_url": "http://sim"}  # fmt: skip
+    app = make_app(tmp_path, CHANNEL_PATHS=[str(tmp_path / "channels")], DESTINATIONS={DEST: settings})
+    db = get_db(app)
+    app.extensions["jembatan.destinations"] = {DEST: destination(sim, db)}
+    with app.app_context():
+        for step in FLOW_STEPS:
+            result = ingest("pivot-to-satusehat", json.dumps(flow_step(step)).encode())
+            assert result.outcome.ok, [(i.message_id, i.expression, i.message) for i in result.outcome.errors]
+        bad = flow_step("encounter", 9)
+        enc = next(e["resource"] for e in bad["entry"] if e["resource"]["resourceType"] == "Encounter")
+        enc["period"]["start"] = "2013-05-01T08:00:00+07:00"
+        refused = ingest("pivot-to-satusehat", json.dumps(bad).encode())
+        assert "GW-4109" in [i.message_id for i in refused.outcome.errors]
+    assert len(deliver_pending(app).delivered) == len(FLOW_STEPS)  # the refused visit was never enqueued
+    assert_flow_recorded(sim)
+    db.dispose()
