@@ -144,8 +144,8 @@ def _group(group: Mapping[str, Any]) -> GroupDef:
 
 
 def _ref_id(ref: Any) -> str | None:
-    if isinstance(ref, Mapping) and ref.get("reference"):
-        return str(ref["reference"]).rsplit("/", 1)[-1]
+    if ref.__class__ is dict and (text := ref.get("reference")):
+        return str(text).rsplit("/", 1)[-1]
     return None
 
 
@@ -154,6 +154,13 @@ class Index:
     by_type: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     by_id: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     conditions_by_encounter: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    dates: dict[int, date | None] = field(default_factory=dict)
+
+    def event_date(self, resource: Mapping[str, Any]) -> date | None:
+        key = id(resource)
+        if key not in self.dates:
+            self.dates[key] = _event_date(resource)
+        return self.dates[key]
 
     @classmethod
     def of(cls, resources: Iterable[Mapping[str, Any]]) -> Index:
@@ -177,7 +184,7 @@ def _unbundle(resources: Iterable[Mapping[str, Any]]) -> Iterable[dict[str, Any]
         if resource.get("resourceType") == "Bundle":
             yield from _unbundle([e["resource"] for e in resource.get("entry") or [] if e.get("resource")])
         else:
-            yield dict(resource)
+            yield resource  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------------------- criteria
@@ -231,10 +238,10 @@ def _selected(resource: Mapping[str, Any], crit: Mapping[str, Any]) -> bool:
     if "status" in crit and resource.get("status") not in crit["status"]:
         return False
     if rtype == "Condition":
-        verification = {c.get("code") for c in _codings(resource.get("verificationStatus"))}
-        if verification & _VOID:
+        if "codes" in crit and not _code_matches(resource.get("code"), crit["codes"]):
             return False
-        return "codes" not in crit or _code_matches(resource.get("code"), crit["codes"])
+        verification = resource.get("verificationStatus")
+        return not verification or not {c.get("code") for c in _codings(verification)} & _VOID
     if rtype == "Immunization":
         if "dose" in crit and not _dose_ok(resource, crit["dose"]):
             return False
@@ -320,7 +327,7 @@ class Evaluation:
 
     def option(self, component: Component, resource: Mapping[str, Any], when: date) -> str | None:
         kind = component.criteria["kind"]
-        patient = self.index.get("Patient", {"reference": f"Patient/{_subject(resource)}"})
+        patient = self.index.by_id.get(("Patient", _subject(resource) or ""))
         if kind == "sex":
             gender = (patient or {}).get("gender")
             if not gender:
@@ -380,7 +387,7 @@ class Evaluation:
                 self.counts[(facility, group.data_element, options)] += 1
 
     def in_period(self, chosen: list[dict[str, Any]], nth: int | None) -> list[tuple[dict[str, Any], date]]:
-        dated = [(r, d) for r in chosen if (d := _event_date(r)) is not None]
+        dated = [(r, d) for r in chosen if (d := self.index.event_date(r)) is not None]
         if nth:
             per_subject: dict[str | None, list[tuple[dict[str, Any], date]]] = defaultdict(list)
             for item in dated:
@@ -396,18 +403,22 @@ class Evaluation:
 
 def evaluate(
     measure: Mapping[str, Any],
-    resources: Iterable[Mapping[str, Any]],
+    resources: Iterable[Mapping[str, Any]] | Index,
     period: str,
     ctx: MapContext,
     *,
     facility_system: str | None = None,
     facilities: Iterable[str] = (),
 ) -> Any:
-    """Evaluate one Measure definition for one DHIS2 period; a Bundle of MeasureReports (mADX shape)."""
+    """Evaluate one Measure definition for one DHIS2 period; a Bundle of MeasureReports (mADX shape).
+
+    ``resources`` may be a prebuilt :class:`Index` (build it once when evaluating several measures).
+    """
     indicator = Indicator.from_measure(measure)
     if ctx.mappings is None:
         ctx.mappings = MappingRegistry()
-    run = Evaluation(indicator, Index.of(resources), parse_period(period), ctx, facility_system)
+    index = resources if isinstance(resources, Index) else Index.of(resources)
+    run = Evaluation(indicator, index, parse_period(period), ctx, facility_system)
     run.facilities.update(facilities)
     for group in indicator.groups:
         run.run_group(group)

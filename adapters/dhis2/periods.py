@@ -19,6 +19,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from bridge.errors import DecodeError
 
@@ -167,9 +168,17 @@ def _parse_named(text: str) -> Period | None:
 
 
 def parse_period(text: str) -> Period:
-    """Parse a DHIS2 period string (or the ADX ``start/duration`` form); raise DecodeError GW-1540."""
+    """Parse a DHIS2 period string (or the ADX ``start/duration`` form); raise DecodeError GW-1540.
+
+    Results are cached (periods are immutable; a payload repeats a handful of periods many times).
+    """
     if not isinstance(text, str) or not 4 <= len(text) <= 24:
         raise _bad(str(text), "wrong length")
+    return _parse_period(text)
+
+
+@lru_cache(maxsize=16384)
+def _parse_period(text: str) -> Period:
     if "/" in text:
         return parse_adx_period(text)
     if not text[:4].isdigit():
