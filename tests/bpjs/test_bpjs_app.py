@@ -46,3 +46,39 @@ def test_cli_validate_bpjs(runner, tmp_path):
 def test_init_app_sets_upstream_defaults(app):
     assert app.config["UPSTREAMS"]["bpjs"]["environment"] == "development"
     assert app.config["UPSTREAMS"]["bpjs"]["timeout"] == 8.0
+
+
+def _app_with_simulator(tmp_path, secret="sim-secret"):
+    import httpx
+
+    from bridge.simulators.bpjs import create_app as create_simulator
+    from bridge.upstreams.bpjs import TRANSPORT_KEY
+    from tests.helpers import make_app
+
+    settings = {
+        "cons_id": "1000",
+        "secret": secret,
+        "user_keys": {"vclaim": "uk-vclaim"},
+        "base_urls": {"vclaim": "http://sim/vclaim-rest"},
+    }
+    app = make_app(tmp_path, UPSTREAMS={"bpjs": settings})
+    app.extensions[TRANSPORT_KEY] = httpx.WSGITransport(app=create_simulator())
+    return app
+
+
+def test_cli_bpjs_check(tmp_path):
+    app = _app_with_simulator(tmp_path)
+    result = app.test_cli_runner().invoke(args=["bpjs", "check"])
+    assert result.exit_code == 0, result.output
+    assert "signature and decryption work" in result.output and "clock skew +0 s" in result.output
+
+
+def test_cli_bpjs_check_reports_refusal(tmp_path):
+    app = _app_with_simulator(tmp_path, secret="wrong")
+    result = app.test_cli_runner().invoke(args=["bpjs", "check"])
+    assert result.exit_code == 1 and "GW-5242" in result.output
+
+
+def test_cli_bpjs_check_without_settings(runner):
+    result = runner.invoke(args=["bpjs", "check"])
+    assert result.exit_code == 1 and "GW-7402" in result.output

@@ -111,6 +111,9 @@ class BpjsConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError("GW-7404", f"unknown BPJS settings: {', '.join(unknown)}")
+        missing = [name for name in ("cons_id", "secret") if not data.get(name)]
+        if missing:
+            raise ConfigError("GW-7402", f"BPJS settings (UPSTREAMS.bpjs) lack {', '.join(missing)}")
         return cls(**dict(data))
 
 
