@@ -42,16 +42,26 @@ def _on_error(exc: Exception) -> Response:
     if isinstance(exc, TxError):
         return fhir(exc.to_operation_outcome(), exc.status)
     if isinstance(exc, GatewayError):
-        issue = make_issue("error", exc.issue_type, exc.message, message_id=exc.code,
-                           expression=[exc.location] if exc.location else None)
+        issue = make_issue(
+            "error",
+            exc.issue_type,
+            exc.message,
+            message_id=exc.code,
+            expression=[exc.location] if exc.location else None,
+        )
         return fhir({"resourceType": "OperationOutcome", "issue": [issue]}, exc.status)
     if isinstance(exc, HTTPException):
-        issue = make_issue("error", "not-supported" if exc.code == 405 else "not-found" if exc.code == 404
-                           else "invalid", exc.description or exc.name, message_id=f"GW-6{exc.code}")
+        issue = make_issue(
+            "error",
+            "not-supported" if exc.code == 405 else "not-found" if exc.code == 404 else "invalid",
+            exc.description or exc.name,
+            message_id=f"GW-6{exc.code}",
+        )
         return fhir({"resourceType": "OperationOutcome", "issue": [issue]}, exc.code or 400)
     log.exception("terminology request failed")
-    issue = make_issue("fatal", "exception", "internal error while processing the terminology request",
-                       message_id="GW-3999")
+    issue = make_issue(
+        "fatal", "exception", "internal error while processing the terminology request", message_id="GW-3999"
+    )
     return fhir({"resourceType": "OperationOutcome", "issue": [issue]}, 500)
 
 
@@ -124,8 +134,9 @@ def batch_validate(svc: TerminologyService, params: Params) -> dict[str, Any]:
 def _run_operation(resource_type: str, name: str, fhir_id: str | None = None) -> Response:
     op = OPERATIONS.get((resource_type, name))
     if op is None:
-        raise TxError("GW-3007", f"operation ${name} is not supported on {resource_type}", status=400,
-                      issue_code="not-supported")
+        raise TxError(
+            "GW-3007", f"operation ${name} is not supported on {resource_type}", status=400, issue_code="not-supported"
+        )
     params = _with_language(_params())
     threshold = request.headers.get("X-TOO-COSTLY-THRESHOLD", "")
     if threshold.isdigit():  # a client may only lower the limit
@@ -175,8 +186,14 @@ def search(rtype: str) -> Response:
     offset = _bounded_int("_offset", 0, 10**9)
     with service().session_factory() as session:
         total, rows = Store(session).search(rtype, criteria, count, offset)
-        entries = [{"fullUrl": f"{request.url_root}fhir/{rtype}/{r.fhir_id}", "resource": to_resource(r),
-                    "search": {"mode": "match"}} for r in rows]
+        entries = [
+            {
+                "fullUrl": f"{request.url_root}fhir/{rtype}/{r.fhir_id}",
+                "resource": to_resource(r),
+                "search": {"mode": "match"},
+            }
+            for r in rows
+        ]
     return fhir({"resourceType": "Bundle", "type": "searchset", "total": total, "entry": entries})
 
 
@@ -196,6 +213,7 @@ def create(rtype: str) -> Response:
     with service().session_factory() as session:
         row, changed = Store(session).save(resource)
         body = to_resource(row)
+    service().backend.invalidate()
     return fhir(body, 201 if changed else 200, {"Location": f"/fhir/{rtype}/{row.fhir_id}"})
 
 
@@ -221,6 +239,7 @@ def update(rtype: str, fhir_id: str) -> Response:
         existed = store.get(rtype, fhir_id) is not None
         row, _ = store.save(resource, fhir_id)
         body = to_resource(row)
+    service().backend.invalidate()
     return fhir(body, 200 if existed else 201)
 
 
@@ -229,4 +248,5 @@ def remove(rtype: str, fhir_id: str) -> Response:
     rtype = _type(rtype)
     with service().session_factory() as session:
         Store(session).delete(rtype, fhir_id)
+    service().backend.invalidate()
     return Response(status=204)

@@ -89,8 +89,10 @@ class CodeSystemIndex:
         self.concepts: dict[str, Concept] = {}
         self.roots: list[str] = []
         self._folded: dict[str, str] = {}
-        self.abstract_codes = ("notSelectable", *(c for c, d in self.property_defs.items()
-                                                  if d.get("uri") == CONCEPT_PROPERTIES + "notSelectable"))
+        self.abstract_codes = (
+            "notSelectable",
+            *(c for c, d in self.property_defs.items() if d.get("uri") == CONCEPT_PROPERTIES + "notSelectable"),
+        )
         self._load(resource.get("concept", []), None)
         self._apply_parent_properties()
 

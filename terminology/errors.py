@@ -77,11 +77,31 @@ def make_issue(
 
 
 def not_found(message: str, *, message_id: str = "GW-3404", expression: list[str] | None = None) -> TxError:
-    return TxError("GW-3404", message, status=404, issue_code="not-found", tx_type="not-found",
-                   message_id=message_id, expression=expression)
+    return TxError(
+        "GW-3404",
+        message,
+        status=404,
+        issue_code="not-found",
+        tx_type="not-found",
+        message_id=message_id,
+        expression=expression,
+    )
 
 
-def invalid(message: str, *, message_id: str | None = "GW-3001", tx_type: str | None = None,
-            expression: list[str] | None = None, issue_code: str = "invalid") -> TxError:
-    return TxError("GW-3001", message, status=400, issue_code=issue_code, tx_type=tx_type,
-                   message_id=message_id, expression=expression)
+def invalid(
+    message: str,
+    *,
+    message_id: str | None = "GW-3001",
+    tx_type: str | None = None,
+    expression: list[str] | None = None,
+    issue_code: str = "invalid",
+) -> TxError:
+    return TxError(
+        "GW-3001",
+        message,
+        status=400,
+        issue_code=issue_code,
+        tx_type=tx_type,
+        message_id=message_id,
+        expression=expression,
+    )

@@ -18,8 +18,19 @@ MAX_REGEX_LENGTH = 200
 # a quantified group that itself contains a quantifier or an alternation, or a backreference: these can
 # backtrack catastrophically, and Python's re has no timeout
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}?|](?:[^()\\]|\\.)*\)\s*[+*{]|\\[1-9]|\(\?[=!<]")
-SUPPORTED_OPS = {"=", "is-a", "descendent-of", "is-not-a", "regex", "in", "not-in", "generalizes", "child-of",
-                 "descendent-leaf", "exists"}
+SUPPORTED_OPS = {
+    "=",
+    "is-a",
+    "descendent-of",
+    "is-not-a",
+    "regex",
+    "in",
+    "not-in",
+    "generalizes",
+    "child-of",
+    "descendent-leaf",
+    "exists",
+}
 
 
 class Resolver(Protocol):
@@ -90,13 +101,18 @@ class Expansion:
 def check_regex(pattern: str) -> re.Pattern[str]:
     """Compile a filter regex, refusing patterns that can backtrack catastrophically."""
     if len(pattern) > MAX_REGEX_LENGTH or _NESTED_QUANTIFIER.search(pattern):
-        raise invalid(f"The regex '{pattern[:80]}' is too long or too complex to evaluate safely",
-                      message_id="GW-3010", tx_type="vs-invalid", issue_code="too-costly")
+        raise invalid(
+            f"The regex '{pattern[:80]}' is too long or too complex to evaluate safely",
+            message_id="GW-3010",
+            tx_type="vs-invalid",
+            issue_code="too-costly",
+        )
     try:
         return re.compile(pattern)
     except re.error as exc:
-        raise invalid(f"The regex '{pattern[:80]}' is not valid: {exc}", message_id="GW-3011",
-                      tx_type="vs-invalid") from None
+        raise invalid(
+            f"The regex '{pattern[:80]}' is not valid: {exc}", message_id="GW-3011", tx_type="vs-invalid"
+        ) from None
 
 
 def canonical(resource: dict[str, Any]) -> str:
@@ -113,6 +129,7 @@ class Expander:
         self.warnings: list[dict[str, Any]] = []
         self.check_failures: list[TxError] = []
         self.applied: dict[tuple[str, str], None] = {}
+        self.only: set[str] | None = None  # restrict to these codes (membership checks)
 
     # -- entry point ---------------------------------------------------------------------------
     def expand(self, vs: dict[str, Any]) -> Expansion:
@@ -124,15 +141,23 @@ class Expander:
     def _value_set(self, vs: dict[str, Any], stack: list[str]) -> dict[tuple[str, str], Entry]:
         name = canonical(vs)
         if name in stack:
-            raise TxError("GW-3020", f"Cyclic reference detected when expanding {stack[0]} via {[*stack, name]}",
-                          issue_code="processing", tx_type="vs-invalid", message_id="VALUESET_CIRCULAR_REFERENCE")
+            raise TxError(
+                "GW-3020",
+                f"Cyclic reference detected when expanding {stack[0]} via {[*stack, name]}",
+                issue_code="processing",
+                tx_type="vs-invalid",
+                message_id="VALUESET_CIRCULAR_REFERENCE",
+            )
         stack = [*stack, name]
         compose = vs.get("compose")
         if not isinstance(compose, dict):
             if isinstance(vs.get("expansion"), dict):
                 return self._from_expansion(vs["expansion"])
-            raise invalid(f"The value set {name} has no compose and no expansion", tx_type="vs-invalid",
-                          message_id="VS_NO_COMPOSE")
+            raise invalid(
+                f"The value set {name} has no compose and no expansion",
+                tx_type="vs-invalid",
+                message_id="VS_NO_COMPOSE",
+            )
         result: dict[tuple[str, str], Entry] = {}
         for index, include in enumerate(compose.get("include", [])):
             for entry in self._include(include, stack, f"ValueSet.compose.include[{index}]"):
@@ -152,8 +177,9 @@ class Expander:
             if item.get("code") and item.get("system"):
                 cs = self.resolver.code_system(item["system"], item.get("version"))
                 concept = cs.get(item["code"]) if cs else None
-                result[(item["system"], item["code"])] = Entry(item["system"], item.get("version"), item["code"],
-                                                               item.get("display"), concept, cs)
+                result[(item["system"], item["code"])] = Entry(
+                    item["system"], item.get("version"), item["code"], item.get("display"), concept, cs
+                )
             stack.extend(item.get("contains", []))
         return result
 
@@ -174,8 +200,14 @@ class Expander:
         url, _, version = ref.partition("|")
         vs = self.resolver.value_set(url, version or self.options.default_vs_version.get(url))
         if vs is None:
-            raise TxError("GW-3404", f"A definition for the value Set '{ref}' could not be found", status=404,
-                          issue_code="not-found", tx_type="not-found", message_id="Unable_to_resolve_value_Set_")
+            raise TxError(
+                "GW-3404",
+                f"A definition for the value Set '{ref}' could not be found",
+                status=404,
+                issue_code="not-found",
+                tx_type="not-found",
+                message_id="Unable_to_resolve_value_Set_",
+            )
         self.used_vs.append(canonical(vs))
         return self._value_set(vs, stack)
 
@@ -190,16 +222,24 @@ class Expander:
         check = opts.check_system_version.get(system)
         if check and version is None:
             self.applied[("check-system-version", f"{system}|{check}")] = None
-            both = [v for v in self.resolver.code_system_versions(system)
-                    if version_matches(check, v) and version_matches(version, v)]
+            both = [
+                v
+                for v in self.resolver.code_system_versions(system)
+                if version_matches(check, v) and version_matches(version, v)
+            ]
             version = max(both, key=version_key) if both else version
         cs = self.resolver.code_system(system, version)
         if cs is None:
             raise unknown_system(system, version, self.resolver.code_system_versions(system))
         if check and not version_matches(check, cs.version):
-            failure = TxError("GW-3030", f"The version '{cs.version}' is not allowed for system '{system}': required "
-                              f"to be '{check}' by a version-check parameter", issue_code="exception",
-                              tx_type="version-error", message_id="VALUESET_VERSION_CHECK")
+            failure = TxError(
+                "GW-3030",
+                f"The version '{cs.version}' is not allowed for system '{system}': required "
+                f"to be '{check}' by a version-check parameter",
+                issue_code="exception",
+                tx_type="version-error",
+                message_id="VALUESET_VERSION_CHECK",
+            )
             if opts.strict_checks:
                 raise failure
         self.used[cs.canonical] = cs
@@ -215,16 +255,27 @@ class Expander:
             entry.original_version = include.get("version")
         return result
 
-    def _system_entries(self, cs: CodeSystemIndex, include: dict[str, Any], path: str
-                        ) -> dict[tuple[str, str], Entry]:
+    def _system_entries(self, cs: CodeSystemIndex, include: dict[str, Any], path: str) -> dict[tuple[str, str], Entry]:
         if include.get("concept"):
             return self._enumerated(cs, include["concept"])
         predicates = [self._filter(cs, f, f"{path}.filter[{i}]") for i, f in enumerate(include.get("filter", []))]
         result: dict[tuple[str, str], Entry] = {}
-        for concept in cs:
+        for concept in self._candidates(cs):
             if all(pred(concept) for pred in predicates):
                 result[(cs.url, concept.code)] = self._entry(cs, concept)
         return result
+
+    def _candidates(self, cs: CodeSystemIndex) -> Iterable[Concept]:
+        """All concepts, or only those that can matter (codes being validated, text-search hits)."""
+        if self.only is not None:
+            found = (cs.get(code) for code in self.only)
+            return [c for c in found if c is not None]
+        search = getattr(self.resolver, "search_codes", None)
+        if self.options.text_filter and search is not None:
+            codes = search(cs, self.options.text_filter)
+            if codes is not None:
+                return [c for c in (cs.concepts.get(code) for code in codes) if c is not None]
+        return cs
 
     def _enumerated(self, cs: CodeSystemIndex, items: list[dict[str, Any]]) -> dict[tuple[str, str], Entry]:
         result: dict[tuple[str, str], Entry] = {}
@@ -248,13 +299,21 @@ class Expander:
     def _filter(self, cs: CodeSystemIndex, flt: dict[str, Any], path: str) -> Callable[[Concept], bool]:
         prop, op, value = flt.get("property"), flt.get("op"), flt.get("value")
         if value is None or value == "":
-            raise invalid(f"The system {cs.url} filter with property = {prop}, op = {op} has no value",
-                          tx_type="vs-invalid", message_id="UNABLE_TO_HANDLE_SYSTEM_FILTER_WITH_NO_VALUE",
-                          expression=[path])
+            raise invalid(
+                f"The system {cs.url} filter with property = {prop}, op = {op} has no value",
+                tx_type="vs-invalid",
+                message_id="UNABLE_TO_HANDLE_SYSTEM_FILTER_WITH_NO_VALUE",
+                expression=[path],
+            )
         if op not in SUPPORTED_OPS or not isinstance(prop, str):
-            raise TxError("GW-3012", f"The filter '{prop} {op} {value}' is not supported for {cs.url}",
-                          issue_code="not-supported", tx_type="vs-invalid", message_id="FILTER_NOT_UNDERSTOOD",
-                          expression=[path])
+            raise TxError(
+                "GW-3012",
+                f"The filter '{prop} {op} {value}' is not supported for {cs.url}",
+                issue_code="not-supported",
+                tx_type="vs-invalid",
+                message_id="FILTER_NOT_UNDERSTOOD",
+                expression=[path],
+            )
         value = str(value)
         if prop in ("concept", "code") and op != "regex":
             return self._hierarchy_filter(cs, op, value, path)
@@ -285,11 +344,18 @@ class Expander:
         if op == "generalizes":
             above = cs.ancestors(root) | {root}
             return lambda c: c.code in above
-        raise TxError("GW-3012", f"The filter 'concept {op}' is not supported", issue_code="not-supported",
-                      tx_type="vs-invalid", message_id="FILTER_NOT_UNDERSTOOD", expression=[path])
+        raise TxError(
+            "GW-3012",
+            f"The filter 'concept {op}' is not supported",
+            issue_code="not-supported",
+            tx_type="vs-invalid",
+            message_id="FILTER_NOT_UNDERSTOOD",
+            expression=[path],
+        )
 
-    def _property_filter(self, cs: CodeSystemIndex, prop: str, op: str, value: str,
-                         path: str) -> Callable[[Concept], bool]:
+    def _property_filter(
+        self, cs: CodeSystemIndex, prop: str, op: str, value: str, path: str
+    ) -> Callable[[Concept], bool]:
         getter = _property_getter(cs, prop, path)
         if op == "regex":
             pattern = check_regex(value)
@@ -304,8 +370,14 @@ class Expander:
         if op == "exists":
             wanted = value.lower() == "true"
             return lambda c: bool(getter(c)) == wanted
-        raise TxError("GW-3012", f"The filter '{prop} {op}' is not supported for {cs.url}", issue_code="not-supported",
-                      tx_type="vs-invalid", message_id="FILTER_NOT_UNDERSTOOD", expression=[path])
+        raise TxError(
+            "GW-3012",
+            f"The filter '{prop} {op}' is not supported for {cs.url}",
+            issue_code="not-supported",
+            tx_type="vs-invalid",
+            message_id="FILTER_NOT_UNDERSTOOD",
+            expression=[path],
+        )
 
 
 def _is_wildcard(version: str) -> bool:
@@ -334,9 +406,14 @@ def _property_getter(cs: CodeSystemIndex, prop: str, path: str) -> Callable[[Con
     if prop not in cs.property_defs and prop not in ("status",):
         code = cs.property_code_for_uri(prop)
         if code is None:
-            raise TxError("GW-3013", f"The property '{prop}' is not defined by the code system {cs.url}",
-                          issue_code="not-supported", tx_type="vs-invalid", message_id="FILTER_PROPERTY_UNKNOWN",
-                          expression=[path])
+            raise TxError(
+                "GW-3013",
+                f"The property '{prop}' is not defined by the code system {cs.url}",
+                issue_code="not-supported",
+                tx_type="vs-invalid",
+                message_id="FILTER_PROPERTY_UNKNOWN",
+                expression=[path],
+            )
         prop = code
     return lambda c: [_str(v) for v in c.prop_values(prop) if v is not None]
 
@@ -352,14 +429,17 @@ def _str(value: Any) -> str:
 def unknown_system(system: str, version: str | None, known: Iterable[str]) -> TxError:
     versions = sorted(v for v in known if v)
     if version and versions:
-        text = (f"A definition for CodeSystem '{system}' version '{version}' could not be found, so the code "
-                f"cannot be validated. Valid versions: {' or '.join(versions)}")
+        text = (
+            f"A definition for CodeSystem '{system}' version '{version}' could not be found, so the code "
+            f"cannot be validated. Valid versions: {' or '.join(versions)}"
+        )
         mid = "UNKNOWN_CODESYSTEM_VERSION"
     else:
         text = f"A definition for CodeSystem '{system}' could not be found, so the code cannot be validated"
         mid = "UNKNOWN_CODESYSTEM"
-    err = TxError("GW-3404", text, status=404, issue_code="not-found", tx_type="not-found", message_id=mid,
-                  expression=["system"])
+    err = TxError(
+        "GW-3404", text, status=404, issue_code="not-found", tx_type="not-found", message_id=mid, expression=["system"]
+    )
     err.system, err.version = system, version  # type: ignore[attr-defined]
     return err
 

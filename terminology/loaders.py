@@ -51,8 +51,9 @@ def save(database: Any, resource: dict[str, Any]) -> LoadResult:
         return LoadResult(row.url or "", row.version, row.concept_count, changed)
 
 
-def code_system(url: str, version: str | None, name: str, title: str, concepts: list[dict[str, Any]],
-                **extra: Any) -> dict[str, Any]:
+def code_system(
+    url: str, version: str | None, name: str, title: str, concepts: list[dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "CodeSystem",
         "id": re.sub(r"[^A-Za-z0-9\-.]", "-", f"{name}-{version or 'current'}")[:64],
@@ -120,8 +121,9 @@ def load_bundled(database: Any) -> list[LoadResult]:
 
 
 # -- CSV -----------------------------------------------------------------------------------------
-def read_csv(path: Path, required: Iterable[str], aliases: dict[str, tuple[str, ...]] | None = None
-             ) -> Iterator[dict[str, str]]:
+def read_csv(
+    path: Path, required: Iterable[str], aliases: dict[str, tuple[str, ...]] | None = None
+) -> Iterator[dict[str, str]]:
     """Rows keyed by canonical column names; columns found case-insensitively, in any order."""
     aliases = aliases or {}
     with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -165,11 +167,14 @@ def tree(rows: list[tuple[str, str | None, str | None, dict[str, Any]]]) -> list
     return roots
 
 
-def load_csv(database: Any, path: Path, url: str, version: str | None, name: str,
-             title: str | None = None) -> LoadResult:
+def load_csv(
+    database: Any, path: Path, url: str, version: str | None, name: str, title: str | None = None
+) -> LoadResult:
     """A simple CSV with columns ``code, display[, parent]``."""
-    rows = [(r["code"], r.get("display"), r.get("parent") or None, {})
-            for r in read_csv(path, ["code"], {"display": ("name", "description"), "parent": ()})]
+    rows: list[tuple[str, str | None, str | None, dict[str, Any]]] = [
+        (r["code"], r.get("display"), r.get("parent") or None, {})
+        for r in read_csv(path, ["code"], {"display": ("name", "description"), "parent": ()})
+    ]
     return save(database, code_system(url, version, name, title or name, tree(rows)))
 
 
@@ -202,13 +207,16 @@ def icd10_resource(limit_chapters: int | None = None) -> dict[str, Any]:
         return item
 
     return code_system(
-        ICD10_URL, "2019", "ICD10WHO", "ICD-10 (WHO 2019 edition)", [node(c) for c in chapters],
+        ICD10_URL,
+        "2019",
+        "ICD10WHO",
+        "ICD-10 (WHO 2019 edition)",
+        [node(c) for c in chapters],
         publisher="World Health Organization",
         **({"content": "fragment"} if limit_chapters else {}),
         property=[
             {"code": "kind", "type": "code", "description": "chapter, block or category"},
-            {"code": "notSelectable", "uri": "http://hl7.org/fhir/concept-properties#notSelectable",
-             "type": "boolean"},
+            {"code": "notSelectable", "uri": "http://hl7.org/fhir/concept-properties#notSelectable", "type": "boolean"},
         ],
     )
 
@@ -222,11 +230,17 @@ def load_icd9cm(database: Any, path: Path, version: str) -> LoadResult:
     """ICD-9-CM procedures CSV (``code, display``); parents from the code's prefix (``12.3`` under ``12``)."""
     rows = list(read_csv(path, ["code", "display"], {"display": ("description", "long_description", "name")}))
     codes = {r["code"] for r in rows}
-    entries = []
+    entries: list[tuple[str, str | None, str | None, dict[str, Any]]] = []
     for row in rows:
         code = row["code"]
-        parent = next((code[:n].rstrip(".") for n in range(len(code) - 1, 1, -1)
-                       if code[:n].rstrip(".") in codes and code[:n].rstrip(".") != code), None)
+        parent = next(
+            (
+                code[:n].rstrip(".")
+                for n in range(len(code) - 1, 1, -1)
+                if code[:n].rstrip(".") in codes and code[:n].rstrip(".") != code
+            ),
+            None,
+        )
         entries.append((code, row["display"], parent, {}))
     return save(database, code_system(ICD9CM_URL, version, "ICD9CM", "ICD-9-CM procedures", tree(entries)))
 
@@ -234,7 +248,12 @@ def load_icd9cm(database: Any, path: Path, version: str) -> LoadResult:
 LOINC_ALIASES = {
     "code": ("loinc_num", "loinc"),
     "display": ("long_common_name", "longcommonname"),
-    "component": (), "property": (), "system": (), "scale_typ": (), "class": (), "status": (),
+    "component": (),
+    "property": (),
+    "system": (),
+    "scale_typ": (),
+    "class": (),
+    "status": (),
     "shortname": (),
 }
 
@@ -248,21 +267,34 @@ def load_loinc(database: Any, path: Path, version: str) -> LoadResult:
         path = found[0]
     concepts = []
     for row in read_csv(path, ["code", "display"], LOINC_ALIASES):
-        props = [{"code": k.upper() if k != "class" else "CLASS", "valueString": row[k]}
-                 for k in ("component", "property", "system", "scale_typ", "class") if row.get(k)]
+        props: list[dict[str, Any]] = [
+            {"code": k.upper() if k != "class" else "CLASS", "valueString": row[k]}
+            for k in ("component", "property", "system", "scale_typ", "class")
+            if row.get(k)
+        ]
         status = (row.get("status") or "ACTIVE").upper()
         props.append({"code": "STATUS", "valueString": status})
         if status in ("DEPRECATED", "DISCOURAGED"):
             props.append({"code": "inactive", "valueBoolean": True})
         designations = [{"value": row["shortname"]}] if row.get("shortname") else []
-        concepts.append({"code": row["code"], "display": row["display"], "property": props,
-                         **({"designation": designations} if designations else {})})
-    props_def = [{"code": c, "type": "string"} for c in ("COMPONENT", "PROPERTY", "SYSTEM", "SCALE_TYP", "CLASS",
-                                                         "STATUS")]
-    props_def.append({"code": "inactive", "uri": "http://hl7.org/fhir/concept-properties#inactive",
-                      "type": "boolean"})
-    return save(database, code_system(LOINC_URL, version, "LOINC", "LOINC", concepts, property=props_def,
-                                      publisher="Regenstrief Institute, Inc."))
+        concepts.append(
+            {
+                "code": row["code"],
+                "display": row["display"],
+                "property": props,
+                **({"designation": designations} if designations else {}),
+            }
+        )
+    props_def = [
+        {"code": c, "type": "string"} for c in ("COMPONENT", "PROPERTY", "SYSTEM", "SCALE_TYP", "CLASS", "STATUS")
+    ]
+    props_def.append({"code": "inactive", "uri": "http://hl7.org/fhir/concept-properties#inactive", "type": "boolean"})
+    return save(
+        database,
+        code_system(
+            LOINC_URL, version, "LOINC", "LOINC", concepts, property=props_def, publisher="Regenstrief Institute, Inc."
+        ),
+    )
 
 
 def _kfa_items(data: Any) -> list[dict[str, Any]]:
@@ -289,10 +321,21 @@ def load_kfa(database: Any, path: Path, version: str) -> LoadResult:
             raise LoaderError(f"{file}: no KFA items found (expected items.data[] or data[])")
         for item in items:
             _kfa_item(item, concepts, file)
-    return save(database, code_system(
-        KFA_URL, version, "KFA", "Kamus Farmasi dan Alat Kesehatan", list(concepts.values()),
-        property=[{"code": "kind", "type": "code"}, {"code": "ingredient", "type": "code"},
-                  {"code": "inactive", "uri": "http://hl7.org/fhir/concept-properties#inactive", "type": "boolean"}]))
+    return save(
+        database,
+        code_system(
+            KFA_URL,
+            version,
+            "KFA",
+            "Kamus Farmasi dan Alat Kesehatan",
+            list(concepts.values()),
+            property=[
+                {"code": "kind", "type": "code"},
+                {"code": "ingredient", "type": "code"},
+                {"code": "inactive", "uri": "http://hl7.org/fhir/concept-properties#inactive", "type": "boolean"},
+            ],
+        ),
+    )
 
 
 def _kfa_item(item: dict[str, Any], concepts: dict[str, dict[str, Any]], file: Path) -> None:
@@ -306,8 +349,14 @@ def _kfa_item(item: dict[str, Any], concepts: dict[str, dict[str, Any]], file: P
         ing_code = str(ing.get("kfa_code") or "")
         if ing_code:
             props.append({"code": "ingredient", "valueCode": ing_code})
-            concepts.setdefault(ing_code, {"code": ing_code, "display": ing.get("zat_aktif") or ing_code,
-                                           "property": [{"code": "kind", "valueCode": "ingredient"}]})
+            concepts.setdefault(
+                ing_code,
+                {
+                    "code": ing_code,
+                    "display": ing.get("zat_aktif") or ing_code,
+                    "property": [{"code": "kind", "valueCode": "ingredient"}],
+                },
+            )
     concepts[code] = {"code": code, "display": item.get("name") or code, "property": props}
 
 
@@ -316,14 +365,23 @@ REGION_LEVELS = {2: "provinsi", 4: "kabupaten-kota", 6: "kecamatan", 10: "desa-k
 
 def load_regions(database: Any, path: Path, version: str) -> LoadResult:
     """Kemendagri regions CSV (``code, name``; dotted codes like ``11.01.01.2001`` accepted)."""
-    rows = []
+    rows: list[tuple[str, str | None, str | None, dict[str, Any]]] = []
     for row in read_csv(path, ["code", "display"], {"display": ("name", "nama"), "code": ("kode",)}):
         code = row["code"].replace(".", "")
         if len(code) not in REGION_LEVELS or not code.isdigit():
             raise LoaderError(f"{path}: region code {row['code']!r} is not 2, 4, 6 or 10 digits")
         parent = {4: code[:2], 6: code[:4], 10: code[:6]}.get(len(code))
-        rows.append((code, row["display"], parent, {"property": [{"code": "level",
-                                                                  "valueCode": REGION_LEVELS[len(code)]}]}))
-    return save(database, code_system(REGIONS_URL, version, "KemendagriWilayah",
-                                      "Kode wilayah administrasi Kemendagri", tree(rows),
-                                      property=[{"code": "level", "type": "code"}]))
+        rows.append(
+            (code, row["display"], parent, {"property": [{"code": "level", "valueCode": REGION_LEVELS[len(code)]}]})
+        )
+    return save(
+        database,
+        code_system(
+            REGIONS_URL,
+            version,
+            "KemendagriWilayah",
+            "Kode wilayah administrasi Kemendagri",
+            tree(rows),
+            property=[{"code": "level", "type": "code"}],
+        ),
+    )

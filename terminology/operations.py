@@ -12,8 +12,9 @@ from typing import Any
 
 from terminology.codesystem import CodeSystemIndex, Concept, prop_value_key, version_matches
 from terminology.errors import TxError, invalid, make_issue, not_found
-from terminology.expand import Entry, ExpandOptions, Expander, canonical, nest, unknown_system
+from terminology.expand import Entry, Expander, ExpandOptions, canonical, nest, unknown_system
 from terminology.params import Params, out
+from terminology.text import words_of
 from terminology.workspace import Workspace, split_canonical
 
 PREFERRED_FOR_LANGUAGE = {
@@ -25,12 +26,35 @@ EXPANSION_PROPERTY_EXT = "http://hl7.org/fhir/5.0/StructureDefinition/extension-
 CONTAINS_PROPERTY_EXT = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.contains.property"
 DEFAULT_LIMIT = 10000
 VS_EXPANSION_PARAMETER = "http://hl7.org/fhir/StructureDefinition/valueset-expansion-parameter"
-ECHO_PARAMS = ("activeOnly", "includeDesignations", "includeDefinition", "excludeNested", "displayLanguage",
-               "count", "offset", "filter", "excludeNotForUI", "excludePostCoordinated", "designation")
+ECHO_PARAMS = (
+    "activeOnly",
+    "includeDesignations",
+    "includeDefinition",
+    "excludeNested",
+    "displayLanguage",
+    "count",
+    "offset",
+    "filter",
+    "excludeNotForUI",
+    "excludePostCoordinated",
+    "designation",
+)
 
 
-VS_KEEP = ("resourceType", "id", "language", "url", "version", "name", "title", "status", "experimental", "date",
-           "publisher", "compose")
+VS_KEEP = (
+    "resourceType",
+    "id",
+    "language",
+    "url",
+    "version",
+    "name",
+    "title",
+    "status",
+    "experimental",
+    "date",
+    "publisher",
+    "compose",
+)
 
 
 def _now() -> str:
@@ -51,8 +75,11 @@ def lookup(ws: Workspace, params: Params) -> dict[str, Any]:
         raise unknown_system(system, version, ws.code_system_versions(system))
     concept = cs.get(code)
     if concept is None:
-        raise not_found(f"Unknown code '{code}' in the CodeSystem '{cs.url}' version '{cs.version}'",
-                        message_id="Unknown_Code_in_Version", expression=["code"])
+        raise not_found(
+            f"Unknown code '{code}' in the CodeSystem '{cs.url}' version '{cs.version}'",
+            message_id="Unknown_Code_in_Version",
+            expression=["code"],
+        )
     wanted = set(params.strs("property")) or {"*"}
     result: list[dict[str, Any]] = [
         {"name": "code", "valueCode": concept.code},
@@ -79,10 +106,16 @@ def _supp_canonical(ws: Workspace, ref: str) -> str:
 def _lookup_designations(cs: CodeSystemIndex, concept: Concept) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     if concept.display and cs.language:
-        found.append({"name": "designation", "part": [
-            {"name": "language", "valueCode": cs.language},
-            {"name": "use", "valueCoding": PREFERRED_FOR_LANGUAGE},
-            {"name": "value", "valueString": concept.display}]})
+        found.append(
+            {
+                "name": "designation",
+                "part": [
+                    {"name": "language", "valueCode": cs.language},
+                    {"name": "use", "valueCoding": PREFERRED_FOR_LANGUAGE},
+                    {"name": "value", "valueString": concept.display},
+                ],
+            }
+        )
     for des in concept.designations:
         parts: list[dict[str, Any]] = []
         if des.get("language"):
@@ -122,12 +155,13 @@ def _prop_part(code: str, value: dict[str, Any], description: str | None) -> dic
     return {"name": "property", "part": parts}
 
 
-def _code_input(params: Params, system_name: str, code_name: str, version_name: str,
-                coding_name: str) -> tuple[str | None, str | None, str | None]:
+def _code_input(
+    params: Params, system_name: str, code_name: str, version_name: str, coding_name: str
+) -> tuple[str | None, str | None, str | None]:
     coding = params.coding(coding_name)
     if coding is not None:
         return coding.get("system"), coding.get("code"), coding.get("version")
-    return params.str(system_name), params.str(code_name), params.str(version_name)
+    return params.text(system_name), params.text(code_name), params.text(version_name)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -145,8 +179,10 @@ def subsumes(ws: Workspace, params: Params) -> dict[str, Any]:
         raise unknown_system(system, version, ws.code_system_versions(system))
     for code in (code_a, code_b):
         if cs.get(code) is None:
-            raise not_found(f"Unknown code '{code}' in the CodeSystem '{cs.url}' version '{cs.version}'",
-                            message_id="Unknown_Code_in_Version")
+            raise not_found(
+                f"Unknown code '{code}' in the CodeSystem '{cs.url}' version '{cs.version}'",
+                message_id="Unknown_Code_in_Version",
+            )
     a, b = cs.get(code_a), cs.get(code_b)
     assert a is not None and b is not None
     return out([{"name": "outcome", "valueCode": cs.subsumes(a.code, b.code)}])
@@ -171,14 +207,14 @@ def expand_options(params: Params, limit: int = DEFAULT_LIMIT) -> ExpandOptions:
         include_definition=bool(params.bool("includeDefinition", False)),
         exclude_nested=bool(params.bool("excludeNested", False)),
         properties=params.strs("property"),
-        display_language=params.str("displayLanguage"),
+        display_language=params.text("displayLanguage"),
         designations=params.strs("designation"),
         system_version=_canonical_map(params, "system-version"),
         check_system_version=_canonical_map(params, "check-system-version"),
         force_system_version=_canonical_map(params, "force-system-version"),
         default_vs_version=_canonical_map(params, "default-valueset-version"),
         limit=limit,
-        text_filter=params.str("filter"),
+        text_filter=params.text("filter"),
     )
 
 
@@ -189,18 +225,24 @@ def resolve_value_set(ws: Workspace, params: Params, url_name: str = "url") -> d
             raise invalid("parameter 'valueSet' must be a ValueSet")
         _add_contained(ws, inline)
         return inline
-    ref = params.str(url_name, "context")
+    ref = params.text(url_name, "context")
     if not ref:
         raise invalid("a value set is required: give url or valueSet", message_id="GW-3003")
     url, version = split_canonical(ref)
-    version = params.str("valueSetVersion") or version
+    version = params.text("valueSetVersion") or version
     if version is None:
         version = _canonical_map(params, "default-valueset-version").get(url)
     vs = ws.value_set(url, version)
     if vs is None:
         label = f"{url}|{version}" if version else url
-        raise TxError("GW-3404", f"A definition for the value Set '{label}' could not be found", status=404,
-                      issue_code="not-found", tx_type="not-found", message_id="Unable_to_resolve_value_Set_")
+        raise TxError(
+            "GW-3404",
+            f"A definition for the value Set '{label}' could not be found",
+            status=404,
+            issue_code="not-found",
+            tx_type="not-found",
+            message_id="Unable_to_resolve_value_Set_",
+        )
     _add_contained(ws, vs)
     return vs
 
@@ -223,10 +265,14 @@ def expand(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[st
         expansion = expander.expand(vs)
     except TxError as exc:
         if exc.message_id and exc.message_id.startswith("UNKNOWN_CODESYSTEM"):
-            raise TxError(exc.code, exc.message.replace("so the code cannot be validated",
-                                                        "so the value set cannot be expanded"),
-                          status=exc.status, issue_code="not-found", tx_type="not-found",
-                          message_id=exc.message_id + "_EXP") from None
+            raise TxError(
+                exc.code,
+                exc.message.replace("so the code cannot be validated", "so the value set cannot be expanded"),
+                status=exc.status,
+                issue_code="not-found",
+                tx_type="not-found",
+                message_id=exc.message_id + "_EXP",
+            ) from None
         raise
     entries = list(expansion.entries.values())
     versions: dict[str, set[str | None]] = {}
@@ -239,29 +285,47 @@ def expand(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[st
     count = params.int("count")
     offset = params.int("offset", 0) or 0
     if count is None and len(entries) > limit:
-        raise TxError("GW-3021", f"The value set '{canonical(vs)}' expansion has too many codes to display "
-                      f"({len(entries)} > {limit})", status=422, issue_code="too-costly", tx_type=None,
-                      message_id="VALUESET_TOO_COSTLY",
-                      diagnostics="use count/offset paging or a filter")
+        raise TxError(
+            "GW-3021",
+            f"The value set '{canonical(vs)}' expansion has too many codes to display ({len(entries)} > {limit})",
+            status=422,
+            issue_code="too-costly",
+            tx_type=None,
+            message_id="VALUESET_TOO_COSTLY",
+            diagnostics="use count/offset paging or a filter",
+        )
     total = len(entries)
     nested = not options.exclude_nested and count is None and not offset and not options.text_filter
-    shown = entries[offset: offset + count] if count is not None else entries[offset:]
+    shown = entries[offset : offset + count] if count is not None else entries[offset:]
     contains = nest(shown) if nested else shown
-    result = _expanded_value_set(vs, expansion.used, expansion.used_vs, list(ws.used_supplements), params, options,
-                                 contains, total, offset)
+    result = _expanded_value_set(
+        vs, expansion.used, expansion.used_vs, list(ws.used_supplements), params, options, contains, total, offset
+    )
     result["expansion"]["parameter"].extend({"name": n, "valueUri": v} for n, v in expansion.applied)
     return result
 
 
 def _matches_text(entry: Entry, text: str) -> bool:
-    words = [w for w in text.lower().split() if w]
-    haystack = " ".join([entry.code, entry.display or ""]).lower().replace("-", " ").split()
-    return all(any(h.startswith(w) for h in haystack) for w in words)
+    """Every word of the filter starts a word of the code, display or a designation (same rule as the index)."""
+    wanted = words_of(text)
+    if not wanted:
+        return text.lower() in f"{entry.code} {entry.display or ''}".lower()
+    designations = [d.get("value") for d in entry.concept.designations] if entry.concept else []
+    have = words_of(entry.code, entry.display, *designations)
+    return all(any(h.startswith(w) for h in have) for w in wanted)
 
 
-def _expanded_value_set(vs: dict[str, Any], used: dict[str, CodeSystemIndex], used_vs: list[str],
-                        supplements: list[str], params: Params,
-                        options: ExpandOptions, contains: list[Entry], total: int, offset: int) -> dict[str, Any]:
+def _expanded_value_set(
+    vs: dict[str, Any],
+    used: dict[str, CodeSystemIndex],
+    used_vs: list[str],
+    supplements: list[str],
+    params: Params,
+    options: ExpandOptions,
+    contains: list[Entry],
+    total: int,
+    offset: int,
+) -> dict[str, Any]:
     result = {k: v for k, v in vs.items() if k in VS_KEEP}
     result.setdefault("id", str(uuid.uuid4()))
     parameters: list[dict[str, Any]] = []
@@ -287,8 +351,10 @@ def _expanded_value_set(vs: dict[str, Any], used: dict[str, CodeSystemIndex], us
         props.append(("status", "http://hl7.org/fhir/concept-properties#status"))
     if props:
         expansion["extension"] = [
-            {"url": EXPANSION_PROPERTY_EXT, "extension": [{"url": "code", "valueCode": code},
-                                                          {"url": "uri", "valueUri": uri}]}
+            {
+                "url": EXPANSION_PROPERTY_EXT,
+                "extension": [{"url": "code", "valueCode": code}, {"url": "uri", "valueUri": uri}],
+            }
             for code, uri in props
         ]
     if contains:
@@ -314,8 +380,18 @@ def _normalise_echo(parameters: list[dict[str, Any]]) -> list[dict[str, Any]]:
         raw = next((v for k, v in param.items() if k.startswith("value")), None)
         if name in ("count", "offset") and raw is not None:
             fixed.append({"name": name, "valueInteger": int(raw)})
-        elif name in ("activeOnly", "includeDesignations", "includeDefinition", "excludeNested",
-                      "excludeNotForUI", "excludePostCoordinated") and raw is not None:
+        elif (
+            name
+            in (
+                "activeOnly",
+                "includeDesignations",
+                "includeDefinition",
+                "excludeNested",
+                "excludeNotForUI",
+                "excludePostCoordinated",
+            )
+            and raw is not None
+        ):
             fixed.append({"name": name, "valueBoolean": raw is True or str(raw).lower() == "true"})
         elif name in ("filter", "displayLanguage") and raw is not None:
             fixed.append({"name": name, ("valueString" if name == "filter" else "valueCode"): str(raw)})
@@ -346,8 +422,10 @@ def _contains(entry: Entry, options: ExpandOptions, props: list[str]) -> dict[st
         item["inactive"] = True
     concept = entry.concept
     if options.include_designations and concept is not None:
-        designations = [{k: v for k, v in d.items() if not k.startswith("_")}
-                        for d in [*entry.vs_designations, *concept.designations]]
+        designations = [
+            {k: v for k, v in d.items() if not k.startswith("_")}
+            for d in [*entry.vs_designations, *concept.designations]
+        ]
         if designations:
             item["designation"] = designations
     ext = _contains_property_ext(entry, props)
@@ -374,8 +452,12 @@ def _contains_property_ext(entry: Entry, props: list[str]) -> list[dict[str, Any
     result: list[dict[str, Any]] = []
     for code in props:
         for value in _property_values(entry.concept, code):
-            result.append({"url": CONTAINS_PROPERTY_EXT,
-                           "extension": [{"url": "code", "valueCode": code}, {"url": "value", **value}]})
+            result.append(
+                {
+                    "url": CONTAINS_PROPERTY_EXT,
+                    "extension": [{"url": "code", "valueCode": code}, {"url": "value", **value}],
+                }
+            )
     return result
 
 
@@ -433,8 +515,11 @@ SUPPLEMENT_EXT = "http://hl7.org/fhir/StructureDefinition/valueset-supplement"
 def apply_supplements(ws: Workspace, vs: dict[str, Any] | None, params: Params) -> None:
     refs = params.strs("useSupplement")
     if vs is not None:
-        refs += [e.get("valueCanonical") for e in vs.get("extension", []) if e.get("url") == SUPPLEMENT_EXT
-                 and e.get("valueCanonical")]
+        refs += [
+            e.get("valueCanonical")
+            for e in vs.get("extension", [])
+            if e.get("url") == SUPPLEMENT_EXT and e.get("valueCanonical")
+        ]
     if refs:
         ws.require_supplements(refs)
 
@@ -450,8 +535,12 @@ def vs_parameters(vs: dict[str, Any], params: Params, use_vs_language: bool) -> 
         value = {k: v for k, v in parts.get("value", {}).items() if k.startswith("value")}
         if name and value and not params.has(name):
             extra.append({"name": name, **value})
-    if use_vs_language and vs.get("language") and not params.has("displayLanguage") and not any(
-            e["name"] == "displayLanguage" for e in extra):
+    if (
+        use_vs_language
+        and vs.get("language")
+        and not params.has("displayLanguage")
+        and not any(e["name"] == "displayLanguage" for e in extra)
+    ):
         extra.append({"name": "displayLanguage", "valueCode": vs["language"]})
     return Params([*params.entries, *extra]) if extra else params
 
@@ -465,6 +554,7 @@ def validate_code_vs(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) 
     options.strict_checks = False
     options.active_only = False  # inactive members are reported, not hidden
     expander = Expander(ws, options)
+    expander.only = {str(c.get("code")) for c in codings if c.get("code")}
     soft: list[TxError] = []
     try:
         members = expander.expand(vs).entries
@@ -473,28 +563,48 @@ def validate_code_vs(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) 
             raise
         members, soft = {}, [exc]
     active_only = bool(params.bool("activeOnly", False))
-    checks = [_check_in_vs(ws, coding, path, params, members, vs, soft, active_only)
-              for coding, path in zip(codings, paths, strict=True)]
+    checks = [
+        _check_in_vs(ws, coding, path, params, members, vs, soft, active_only)
+        for coding, path in zip(codings, paths, strict=True)
+    ]
     checks_wanted = _canonical_map(params, "check-system-version")
     for check, path in zip(checks, paths, strict=True):
         pattern = checks_wanted.get(check.system or "")
         if pattern and check.cs is not None and not version_matches(pattern, check.cs.version):
             check.ok = False
-            check.issues.append(make_issue(
-                "error", "exception", f"The version '{check.cs.version}' is not allowed for system '{check.system}': "
-                f"required to be '{pattern}' by a version-check parameter", tx_type="version-error",
-                message_id="VALUESET_VERSION_CHECK", expression=[_expr(path, "version")]))
+            check.issues.append(
+                make_issue(
+                    "error",
+                    "exception",
+                    f"The version '{check.cs.version}' is not allowed for system '{check.system}': "
+                    f"required to be '{pattern}' by a version-check parameter",
+                    tx_type="version-error",
+                    message_id="VALUESET_VERSION_CHECK",
+                    expression=[_expr(path, "version")],
+                )
+            )
     return _validation_result(checks, vs, params)
 
 
-def _check_in_vs(ws: Workspace, coding: dict[str, Any], path: str, params: Params,
-                 members: dict[tuple[str, str], Entry], vs: dict[str, Any], soft: list[TxError],
-                 active_only: bool) -> Check:
+def _check_in_vs(
+    ws: Workspace,
+    coding: dict[str, Any],
+    path: str,
+    params: Params,
+    members: dict[tuple[str, str], Entry],
+    vs: dict[str, Any],
+    soft: list[TxError],
+    active_only: bool,
+) -> Check:
     coding = _infer_system(coding, members, params)
     hint = members.get((coding.get("system") or "", coding.get("code") or ""))
     asked = coding.get("version")
-    differs = hint is not None and bool(asked) and hint.version != asked and not (
-        hint.pinned and version_matches(hint.include_version, asked))
+    differs = (
+        hint is not None
+        and bool(asked)
+        and hint.version != asked
+        and not (hint.pinned and version_matches(hint.include_version, asked))
+    )
     if differs and hint is not None and not hint.pinned and ws.code_system(hint.system, asked) is None:
         return _unknown_version_against_default(ws, coding, path, params, hint)
     mismatch = differs and hint is not None and hint.pinned
@@ -507,21 +617,43 @@ def _check_in_vs(ws: Workspace, coding: dict[str, Any], path: str, params: Param
                 issue["details"]["text"] = issue["details"]["text"].replace(f"'{check.system}'", check.system, 1)
     if mismatch and hint is not None:
         forced = params_force(params).get(hint.system)
-        _add_mismatch(check, hint.system, forced or hint.version, asked, path,
-                      forced_from=(hint.original_version or "") if forced else None)
+        _add_mismatch(
+            check,
+            hint.system,
+            forced or hint.version,
+            asked,
+            path,
+            forced_from=(hint.original_version or "") if forced else None,
+        )
         if ws.code_system(hint.system, asked) is None:
             err = unknown_system(hint.system, asked, ws.code_system_versions(hint.system))
-            check.issues.append(make_issue("error", "not-found", err.message, tx_type="not-found",
-                                           message_id=err.message_id, expression=[_expr(path, "system")]))
+            check.issues.append(
+                make_issue(
+                    "error",
+                    "not-found",
+                    err.message,
+                    tx_type="not-found",
+                    message_id=err.message_id,
+                    expression=[_expr(path, "system")],
+                )
+            )
             check.unknown_system = f"{hint.system}|{asked}"
     if soft and not check.unknown_system:
         check.ok = False
         bad_system = getattr(soft[0], "system", None)
         bad_version = getattr(soft[0], "version", None)
-        if bad_version and asked and bad_version != asked and bad_system == coding.get("system"):
+        if bad_system and bad_version and asked and bad_version != asked and bad_system == coding.get("system"):
             _add_mismatch(check, bad_system, bad_version, asked, path)
-        check.issues.append(make_issue("error", soft[0].issue_type, soft[0].message, tx_type=soft[0].tx_type,
-                                       message_id=soft[0].message_id, expression=[_expr(path, "system")]))
+        check.issues.append(
+            make_issue(
+                "error",
+                soft[0].issue_type,
+                soft[0].message,
+                tx_type=soft[0].tx_type,
+                message_id=soft[0].message_id,
+                expression=[_expr(path, "system")],
+            )
+        )
         if bad_system:
             check.unknown_system = f"{bad_system}|{bad_version}" if bad_version else bad_system
     elif not soft:
@@ -533,16 +665,22 @@ def params_force(params: Params) -> dict[str, str]:
     return _canonical_map(params, "force-system-version")
 
 
-def _add_mismatch(check: Check, system: str, include_version: str | None, asked: str | None, path: str,
-                  forced_from: str | None = None) -> None:
+def _add_mismatch(
+    check: Check, system: str, include_version: str | None, asked: str | None, path: str, forced_from: str | None = None
+) -> None:
     check.ok = False
     origin = f" resulting from the version '{forced_from}'" if forced_from is not None else ""
-    check.issues.append(make_issue(
-        "error", "invalid",
-        f"The code system '{system}' version '{include_version}'{origin} in the ValueSet include is different to "
-        f"the one in the value ('{asked}')", tx_type="vs-invalid",
-        message_id="VALUESET_VALUE_MISMATCH_CHANGED" if forced_from is not None else "VALUESET_VALUE_MISMATCH",
-        expression=[_expr(path, "version")]))
+    check.issues.append(
+        make_issue(
+            "error",
+            "invalid",
+            f"The code system '{system}' version '{include_version}'{origin} in the ValueSet include is different to "
+            f"the one in the value ('{asked}')",
+            tx_type="vs-invalid",
+            message_id="VALUESET_VALUE_MISMATCH_CHANGED" if forced_from is not None else "VALUESET_VALUE_MISMATCH",
+            expression=[_expr(path, "version")],
+        )
+    )
 
 
 def _compose_systems(vs: dict[str, Any]) -> set[str]:
@@ -550,29 +688,48 @@ def _compose_systems(vs: dict[str, Any]) -> set[str]:
     return {i.get("system") for part in ("include", "exclude") for i in compose.get(part, []) if i.get("system")}
 
 
-def _unknown_version_against_default(ws: Workspace, coding: dict[str, Any], path: str, params: Params,
-                                     hint: Entry) -> Check:
+def _unknown_version_against_default(
+    ws: Workspace, coding: dict[str, Any], path: str, params: Params, hint: Entry
+) -> Check:
     """The value names a version we do not have; the value set's (versionless) include chose another."""
     check = _check_coding(ws, coding, path, params, hint.cs)
     asked = coding["version"]
     err = unknown_system(hint.system, asked, ws.code_system_versions(hint.system))
     check.ok = False
     check.unknown_system = f"{hint.system}|{asked}"
-    check.issues = [make_issue("error", "not-found", err.message, tx_type="not-found", message_id=err.message_id,
-                               expression=[_expr(path, "system")])]
+    check.issues = [
+        make_issue(
+            "error",
+            "not-found",
+            err.message,
+            tx_type="not-found",
+            message_id=err.message_id,
+            expression=[_expr(path, "system")],
+        )
+    ]
     if hint.system in _canonical_map(params, "system-version"):
         _add_mismatch(check, hint.system, hint.version, asked, path, forced_from="")
     else:
-        check.issues.append(make_issue(
-            "warning", "invalid",
-            f"The code system '{hint.system}' version '{hint.version}' for the versionless include in the "
-            f"ValueSet include is different to the one in the value ('{asked}')", tx_type="vs-invalid",
-            message_id="VALUESET_VALUE_MISMATCH_DEFAULT", expression=[_expr(path, "version")]))
+        check.issues.append(
+            make_issue(
+                "warning",
+                "invalid",
+                f"The code system '{hint.system}' version '{hint.version}' for the versionless include in the "
+                f"ValueSet include is different to the one in the value ('{asked}')",
+                tx_type="vs-invalid",
+                message_id="VALUESET_VALUE_MISMATCH_DEFAULT",
+                expression=[_expr(path, "version")],
+            )
+        )
     return check
 
 
-SOFT_FAILURES = {"UNKNOWN_CODESYSTEM", "UNKNOWN_CODESYSTEM_VERSION", "VALUESET_VERSION_CHECK",
-                 "Unable_to_resolve_value_Set_"}
+SOFT_FAILURES = {
+    "UNKNOWN_CODESYSTEM",
+    "UNKNOWN_CODESYSTEM_VERSION",
+    "VALUESET_VERSION_CHECK",
+    "Unable_to_resolve_value_Set_",
+}
 
 
 def _unknown_from(message: str) -> str | None:
@@ -597,21 +754,31 @@ def _validation_codings(params: Params, system_name: str) -> tuple[list[dict[str
     coding = params.coding("coding")
     if coding is not None:
         return [coding], ["Coding"]
-    code = params.str("code")
+    code = params.text("code")
     if code is None:
-        raise invalid("Unable to find code to validate (looked for coding | codeableConcept | code+system | "
-                      "code+inferSystem in parameters", message_id="")
-    system = params.str(system_name) if system_name != "url" else params.str("url", "system")
-    return [{"system": system, "code": code, "version": params.str("systemVersion", "version"),
-             "display": params.str("display")}], [""]
+        raise invalid(
+            "Unable to find code to validate (looked for coding | codeableConcept | code+system | "
+            "code+inferSystem in parameters",
+            message_id="",
+        )
+    system = params.text(system_name) if system_name != "url" else params.text("url", "system")
+    return [
+        {
+            "system": system,
+            "code": code,
+            "version": params.text("systemVersion", "version"),
+            "display": params.text("display"),
+        }
+    ], [""]
 
 
 def _expr(path: str, leaf: str) -> str:
     return f"{path}.{leaf}" if path else leaf
 
 
-def _check_coding(ws: Workspace, coding: dict[str, Any], path: str, params: Params,
-                  cs_hint: CodeSystemIndex | None = None) -> Check:
+def _check_coding(
+    ws: Workspace, coding: dict[str, Any], path: str, params: Params, cs_hint: CodeSystemIndex | None = None
+) -> Check:
     check = Check(coding.get("system"), coding.get("code"), coding.get("version"), coding.get("display"))
     if not check.system:
         return check
@@ -621,26 +788,46 @@ def _check_coding(ws: Workspace, coding: dict[str, Any], path: str, params: Para
         check.ok = False
         check.unknown_system = check.system
         err = unknown_system(check.system, check.version, ws.code_system_versions(check.system))
-        check.issues.append(make_issue("error", "not-found", err.message, tx_type="not-found",
-                                       message_id=err.message_id, expression=[_expr(path, "system")]))
+        check.issues.append(
+            make_issue(
+                "error",
+                "not-found",
+                err.message,
+                tx_type="not-found",
+                message_id=err.message_id,
+                expression=[_expr(path, "system")],
+            )
+        )
         return check
     check.cs = cs
     concept = cs.get(check.code or "")
     if concept is None:
         check.ok = False
-        check.issues.append(make_issue(
-            "error", "code-invalid",
-            f"Unknown code '{check.code}' in the CodeSystem '{cs.url}' version '{cs.version}'",
-            tx_type="invalid-code", message_id="Unknown_Code_in_Version", expression=[_expr(path, "code")]))
+        check.issues.append(
+            make_issue(
+                "error",
+                "code-invalid",
+                f"Unknown code '{check.code}' in the CodeSystem '{cs.url}' version '{cs.version}'",
+                tx_type="invalid-code",
+                message_id="Unknown_Code_in_Version",
+                expression=[_expr(path, "code")],
+            )
+        )
         return check
     check.concept = concept
     if concept.inactive:
         status = concept.status if concept.status and concept.status.lower() != "inactive" else None
         text = f"{status} and inactive" if status else "inactive"
-        check.issues.append(make_issue(
-            "warning", "business-rule",
-            f"The concept '{concept.code}' has a status of {text} and its use should be reviewed",
-            tx_type="code-comment", message_id="INACTIVE_CONCEPT_FOUND", expression=[path or "code"]))
+        check.issues.append(
+            make_issue(
+                "warning",
+                "business-rule",
+                f"The concept '{concept.code}' has a status of {text} and its use should be reviewed",
+                tx_type="code-comment",
+                message_id="INACTIVE_CONCEPT_FOUND",
+                expression=[path or "code"],
+            )
+        )
     _check_display(check, path, params)
     return check
 
@@ -687,25 +874,33 @@ def _check_display(check: Check, path: str, params: Params) -> None:
     concept = check.concept
     if concept is None or check.display is None:
         return
-    languages = [lang for lang in parse_languages(params.str("displayLanguage")) if lang != "*"]
+    languages = [lang for lang in parse_languages(params.text("displayLanguage")) if lang != "*"]
     candidates = display_candidates(check.cs, concept)
     in_lang = [v for v, lang in candidates if any(language_matches(w, lang) for w in languages)]
     pool = in_lang if (languages and in_lang) else [v for v, _ in candidates]
     if check.display in pool or any(v.lower() == check.display.lower() for v in pool):
         if languages and not in_lang:
-            check.issues.append(make_issue(
-                "information", "invalid",
-                f"There are no valid display names found for the code {check.system}#{check.code} for language(s) "
-                f"'{params.str('displayLanguage')}'. The display is '{check.display}' which is a valid display for "
-                f"the default language", tx_type="invalid-display",
-                message_id="NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK", expression=[_expr(path, "display")]))
+            check.issues.append(
+                make_issue(
+                    "information",
+                    "invalid",
+                    f"There are no valid display names found for the code {check.system}#{check.code} for language(s) "
+                    f"'{params.text('displayLanguage')}'. The display is '{check.display}' which is a valid display "
+                    f"for the default language",
+                    tx_type="invalid-display",
+                    message_id="NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK",
+                    expression=[_expr(path, "display")],
+                )
+            )
         return
     lenient = bool(params.bool("lenient-display-validation", False))
     severity = "warning" if lenient else "error"
     if languages and not in_lang:
-        text = (f"Wrong Display Name '{check.display}' for {check.system}#{check.code}. There are no valid display "
-                f"names found for language(s) '{params.str('displayLanguage')}'. Default display is "
-                f"'{concept.display}'")
+        text = (
+            f"Wrong Display Name '{check.display}' for {check.system}#{check.code}. There are no valid display "
+            f"names found for language(s) '{params.text('displayLanguage')}'. Default display is "
+            f"'{concept.display}'"
+        )
         mid = "NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_ERR"
     else:
         choices = _display_choices(check.cs, concept, languages)
@@ -713,13 +908,21 @@ def _check_display(check: Check, path: str, params: Params) -> None:
             valid_text = f"Valid display is {choices[0]}"
         else:
             valid_text = f"Valid display is one of {len(choices)} choices: {' or '.join(choices)}"
-        text = (f"Wrong Display Name '{check.display}' for {check.system}#{check.code}. {valid_text} "
-                f"(for the language(s) '{params.str('displayLanguage') or '--'}')")
+        text = (
+            f"Wrong Display Name '{check.display}' for {check.system}#{check.code}. {valid_text} "
+            f"(for the language(s) '{params.text('displayLanguage') or '--'}')"
+        )
         squashed = " ".join(check.display.split())
-        mid = ("Display_Name_WS_for__should_be_one_of__instead_of" if squashed in pool and squashed != check.display
-               else "Display_Name_for__should_be_one_of__instead_of")
-    check.issues.append(make_issue(severity, "invalid", text, tx_type="invalid-display", message_id=mid,
-                                   expression=[_expr(path, "display")]))
+        mid = (
+            "Display_Name_WS_for__should_be_one_of__instead_of"
+            if squashed in pool and squashed != check.display
+            else "Display_Name_for__should_be_one_of__instead_of"
+        )
+    check.issues.append(
+        make_issue(
+            severity, "invalid", text, tx_type="invalid-display", message_id=mid, expression=[_expr(path, "display")]
+        )
+    )
     if not lenient:
         check.ok = False
 
@@ -735,19 +938,34 @@ def _display_choices(cs: CodeSystemIndex | None, concept: Concept, languages: li
     return found or [f"'{concept.code}'"]
 
 
-def _check_membership(check: Check, members: dict[tuple[str, str], Entry], vs: dict[str, Any], path: str,
-                      active_only: bool) -> None:
+def _check_membership(
+    check: Check, members: dict[tuple[str, str], Entry], vs: dict[str, Any], path: str, active_only: bool
+) -> None:
     if not check.system:
-        check.issues.append(make_issue(
-            "warning", "invalid", "Coding has no system. A code with no system has no defined meaning, and it cannot "
-            "be validated. A system should be provided", tx_type="invalid-data",
-            message_id="Coding_has_no_system__cannot_validate", expression=[path or "code"]))
+        check.issues.append(
+            make_issue(
+                "warning",
+                "invalid",
+                "Coding has no system. A code with no system has no defined meaning, and it cannot "
+                "be validated. A system should be provided",
+                tx_type="invalid-data",
+                message_id="Coding_has_no_system__cannot_validate",
+                expression=[path or "code"],
+            )
+        )
     key = (check.system or "", check.concept.code if check.concept else check.code or "")
     entry = members.get(key)
     if entry is not None and active_only and entry.inactive:
-        check.issues.append(make_issue(
-            "error", "business-rule", f"The concept '{check.code}' is valid but is not active",
-            tx_type="code-rule", message_id="STATUS_CODE_WARNING_CODE", expression=[_expr(path, "code")]))
+        check.issues.append(
+            make_issue(
+                "error",
+                "business-rule",
+                f"The concept '{check.code}' is valid but is not active",
+                tx_type="code-rule",
+                message_id="STATUS_CODE_WARNING_CODE",
+                expression=[_expr(path, "code")],
+            )
+        )
         entry = None
     if entry is None:
         check.ok = False
@@ -755,12 +973,16 @@ def _check_membership(check: Check, members: dict[tuple[str, str], Entry], vs: d
         label = f"{check.system or ''}{'|' + check.version if check.version else ''}#{check.code}"
         if check.display:
             label += f" ('{check.display}')"
-        check.issues.append(make_issue(
-            "information" if in_cc else "error", "code-invalid",
-            f"The provided code '{label}' was not found in the value set '{canonical(vs) or '(unidentified)'}'",
-            tx_type="this-code-not-in-vs" if in_cc else "not-in-vs",
-            message_id="None_of_the_provided_codes_are_in_the_value_set_one",
-            expression=[_expr(path, "code")]))
+        check.issues.append(
+            make_issue(
+                "information" if in_cc else "error",
+                "code-invalid",
+                f"The provided code '{label}' was not found in the value set '{canonical(vs) or '(unidentified)'}'",
+                tx_type="this-code-not-in-vs" if in_cc else "not-in-vs",
+                message_id="None_of_the_provided_codes_are_in_the_value_set_one",
+                expression=[_expr(path, "code")],
+            )
+        )
 
 
 def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: Params) -> dict[str, Any]:
@@ -773,11 +995,20 @@ def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: P
         result.append({"name": "codeableConcept", "valueCodeableConcept": codeable})
         if good is None:
             main = main if main.concept is not None else Check(None, None)
-            if vs is not None and any(i.get("details", {}).get("coding", [{}])[0].get("code") == "this-code-not-in-vs"
-                                      for c in checks for i in c.issues):
-                extra_issues.append(make_issue(
-                    "error", "code-invalid", f"No valid coding was found for the value set '{canonical(vs)}'",
-                    tx_type="not-in-vs", message_id="TX_GENERAL_CC_ERROR_MESSAGE"))
+            if vs is not None and any(
+                i.get("details", {}).get("coding", [{}])[0].get("code") == "this-code-not-in-vs"
+                for c in checks
+                for i in c.issues
+            ):
+                extra_issues.append(
+                    make_issue(
+                        "error",
+                        "code-invalid",
+                        f"No valid coding was found for the value set '{canonical(vs)}'",
+                        tx_type="not-in-vs",
+                        message_id="TX_GENERAL_CC_ERROR_MESSAGE",
+                    )
+                )
     if main.code:
         result.append({"name": "code", "valueCode": main.concept.code if main.concept else main.code})
     if main.system:
@@ -785,7 +1016,7 @@ def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: P
     if main.cs is not None and main.cs.version:
         result.append({"name": "version", "valueString": main.cs.version})
     if main.concept is not None and main.concept.display:
-        languages = [x for x in parse_languages(params.str("displayLanguage")) if x != "*"]
+        languages = [x for x in parse_languages(params.text("displayLanguage")) if x != "*"]
         shown = preferred_display(main.cs, main.concept, languages)
         result.append({"name": "display", "valueString": shown or main.concept.display})
     if main.concept is not None and main.concept.inactive:
@@ -796,8 +1027,11 @@ def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: P
     if issues:
         errors = [i for i in issues if i["severity"] == "error"]
         warnings = [i for i in issues if i["severity"] == "warning"]
-        infos = [i for i in issues if i["severity"] == "information" and i["details"].get("coding", [{}])[0].get(
-            "code") == "invalid-display"]
+        infos = [
+            i
+            for i in issues
+            if i["severity"] == "information" and i["details"].get("coding", [{}])[0].get("code") == "invalid-display"
+        ]
         comments = [i for i in warnings if i["details"].get("coding", [{}])[0].get("code") == "code-comment"]
         messages = sorted({i["details"]["text"] for i in ([*errors, *comments] if errors else warnings or infos)})
         if messages:
@@ -821,9 +1055,15 @@ R5_TO_R4 = {
     "not-related-to": "disjoint",
 }
 R4_TO_R5 = {
-    "relatedto": "related-to", "equivalent": "equivalent", "equal": "equivalent", "wider": "source-is-narrower-than-target",
-    "subsumes": "source-is-narrower-than-target", "narrower": "source-is-broader-than-target",
-    "specializes": "source-is-broader-than-target", "inexact": "related-to", "unmatched": "not-related-to",
+    "relatedto": "related-to",
+    "equivalent": "equivalent",
+    "equal": "equivalent",
+    "wider": "source-is-narrower-than-target",
+    "subsumes": "source-is-narrower-than-target",
+    "narrower": "source-is-broader-than-target",
+    "specializes": "source-is-broader-than-target",
+    "inexact": "related-to",
+    "unmatched": "not-related-to",
     "disjoint": "not-related-to",
 }
 
@@ -833,12 +1073,12 @@ def translate(ws: Workspace, params: Params) -> dict[str, Any]:
     system, code, _ = _code_input(params, "system", "code", "version", "coding")
     if params.has("sourceCode", "sourceCoding"):
         system, code, _ = _code_input(params, "sourceSystem", "sourceCode", "version", "sourceCoding")
-    target_system = params.str("targetsystem", "targetSystem")
+    target_system = params.text("targetsystem", "targetSystem")
     r5_reverse = params.has("targetCode", "targetCoding")
     if r5_reverse:
         reverse = True
         target_system, code, _ = _code_input(params, "targetSystem", "targetCode", "version", "targetCoding")
-        system = params.str("sourceSystem", "system")
+        system = params.text("sourceSystem", "system")
         system, target_system = target_system, system
     concept = params.codeable("codeableConcept") or params.codeable("sourceCodeableConcept")
     if concept and concept.get("coding"):
@@ -875,8 +1115,8 @@ def _candidate_maps(ws: Workspace, params: Params) -> list[dict[str, Any]]:
     inline = params.resource("conceptMap")
     if inline is not None:
         return [inline]
-    url = params.str("url")
-    version = params.str("conceptMapVersion")
+    url = params.text("url")
+    version = params.text("conceptMapVersion")
     maps = ws.concept_maps()
     if url:
         url, pinned = split_canonical(url)
@@ -887,8 +1127,9 @@ def _candidate_maps(ws: Workspace, params: Params) -> list[dict[str, Any]]:
     return maps
 
 
-def _translate_with(cmap: dict[str, Any], system: str | None, code: str, target_system: str | None,
-                    reverse: bool) -> list[dict[str, Any]]:
+def _translate_with(
+    cmap: dict[str, Any], system: str | None, code: str, target_system: str | None, reverse: bool
+) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for group in cmap.get("group", []):
         source, target = group.get("source"), group.get("target")
@@ -900,16 +1141,18 @@ def _translate_with(cmap: dict[str, Any], system: str | None, code: str, target_
             continue
         for element in group.get("element", []):
             for tgt in element.get("target", []):
-                src_code, dst_code = (tgt.get("code"), element.get("code")) if reverse else (element.get("code"),
-                                                                                           tgt.get("code"))
+                src_code, dst_code = (
+                    (tgt.get("code"), element.get("code")) if reverse else (element.get("code"), tgt.get("code"))
+                )
                 dst_display = element.get("display") if reverse else tgt.get("display")
                 if src_code == code:
                     found.append(_match(cmap, target, dst_code, dst_display, tgt))
     return found
 
 
-def _match(cmap: dict[str, Any], system: str | None, code: str | None, display: str | None,
-           tgt: dict[str, Any]) -> dict[str, Any]:
+def _match(
+    cmap: dict[str, Any], system: str | None, code: str | None, display: str | None, tgt: dict[str, Any]
+) -> dict[str, Any]:
     equivalence = tgt.get("equivalence") or R5_TO_R4.get(tgt.get("relationship", ""), "relatedto")
     relationship = tgt.get("relationship") or R4_TO_R5.get(equivalence, "related-to")
     coding: dict[str, Any] = {"system": system, "code": code}
@@ -922,7 +1165,13 @@ def _match(cmap: dict[str, Any], system: str | None, code: str | None, display: 
         {"name": "originMap", "valueCanonical": canonical(cmap)},
     ]
     for product in tgt.get("product", []):
-        parts.append({"name": "product", "part": [
-            {"name": "element", "valueUri": product.get("property")},
-            {"name": "concept", "valueCoding": {"system": product.get("system"), "code": product.get("value")}}]})
+        parts.append(
+            {
+                "name": "product",
+                "part": [
+                    {"name": "element", "valueUri": product.get("property")},
+                    {"name": "concept", "valueCoding": {"system": product.get("system"), "code": product.get("value")}},
+                ],
+            }
+        )
     return {"name": "match", "part": parts, "_eq": equivalence}

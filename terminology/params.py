@@ -36,7 +36,9 @@ class Params:
         if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
             raise bad("the request body must be a FHIR Parameters resource")
         entries = body.get("parameter", [])
-        if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in entries):
+        if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("name"), str) for e in entries
+        ):
             raise bad("malformed Parameters: each parameter needs a name")
         return cls(list(entries))
 
@@ -53,7 +55,7 @@ class Params:
     def values(self, name: str) -> list[Any]:
         return [v for v in (value_of(e) for e in self.all(name)) if v is not None]
 
-    def str(self, *names: str) -> str | None:
+    def text(self, *names: str) -> str | None:
         for name in names:
             for value in self.values(name):
                 if isinstance(value, (str, int, float)) and not isinstance(value, bool):

@@ -14,8 +14,8 @@ from cachetools import LRUCache
 
 from terminology import operations
 from terminology.params import Params
-from terminology.workspace import Workspace
 from terminology.store import StoreBackend
+from terminology.workspace import Workspace
 
 Operation = Callable[[Workspace, Params], dict[str, Any]]
 
@@ -24,7 +24,7 @@ class TerminologyService:
     def __init__(self, database: Any, *, expansion_limit: int = operations.DEFAULT_LIMIT) -> None:
         factory = database.session if hasattr(database, "session") else database
         self.session_factory = factory
-        self.cache: LRUCache[Any, Any] = LRUCache(maxsize=256)
+        self.cache: dict[Any, Any] = LRUCache(maxsize=256)  # type: ignore[assignment]
         self.backend = StoreBackend(factory, self.cache)
         self.expansion_limit = expansion_limit
 

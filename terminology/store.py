@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from cachetools import TTLCache
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
@@ -17,12 +18,11 @@ from bridge.models import compress, decompress
 from terminology.codesystem import CodeSystemIndex, version_key
 from terminology.errors import invalid, not_found
 from terminology.models import TxConcept, TxConceptWord, TxResource
+from terminology.text import words_of
 
 RESOURCE_TYPES = ("CodeSystem", "ValueSet", "ConceptMap")
 SEARCH_PARAMS = ("url", "version", "name", "title", "status", "_id")
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
-_WORD = re.compile(r"[0-9a-z]+")
-MAX_WORD = 100
 
 
 def digest_of(resource: dict[str, Any]) -> str:
@@ -36,14 +36,6 @@ def sortable_version(version: str | None) -> str:
         kind, number, text = item
         parts.append(f"{kind}{number:012d}{text}")
     return ".".join(parts)[:400]
-
-
-def words_of(*texts: str | None) -> set[str]:
-    found: set[str] = set()
-    for text in texts:
-        if text:
-            found.update(w[:MAX_WORD] for w in _WORD.findall(text.lower()))
-    return found
 
 
 def check_resource(resource: Any, expected_type: str | None = None) -> dict[str, Any]:
@@ -65,8 +57,7 @@ def check_resource(resource: Any, expected_type: str | None = None) -> dict[str,
 def to_resource(row: TxResource) -> dict[str, Any]:
     data = json.loads(decompress(row.resource_z) or b"{}")
     data["id"] = row.fhir_id
-    data["meta"] = {**data.get("meta", {}), "versionId": str(row.version_id),
-                    "lastUpdated": row.updated_at.isoformat()}
+    data["meta"] = {**data.get("meta", {}), "versionId": str(row.version_id), "lastUpdated": row.updated_at.isoformat()}
     return data  # type: ignore[no-any-return]
 
 
@@ -77,8 +68,9 @@ class Store:
         self.session = session
 
     def get(self, resource_type: str, fhir_id: str) -> TxResource | None:
-        return self.session.scalar(select(TxResource).where(TxResource.resource_type == resource_type,
-                                                           TxResource.fhir_id == fhir_id))
+        return self.session.scalar(
+            select(TxResource).where(TxResource.resource_type == resource_type, TxResource.fhir_id == fhir_id)
+        )
 
     def find(self, resource_type: str, url: str, version: str | None) -> TxResource | None:
         stmt = select(TxResource).where(TxResource.resource_type == resource_type, TxResource.url == url)
@@ -129,14 +121,24 @@ class Store:
         index = CodeSystemIndex(resource)
         concepts = []
         for concept in index:
-            concepts.append(TxConcept(
-                resource_id=row.id, code=concept.code[:200], display=concept.display, inactive=concept.inactive,
-                abstract=concept.abstract, parents=list(concept.parents),
-                data={"definition": concept.definition, "designation": concept.designations,
-                      "property": concept.properties}))
+            concepts.append(
+                TxConcept(
+                    resource_id=row.id,
+                    code=concept.code[:200],
+                    display=concept.display,
+                    inactive=concept.inactive,
+                    abstract=concept.abstract,
+                    parents=list(concept.parents),
+                    data={
+                        "definition": concept.definition,
+                        "designation": concept.designations,
+                        "property": concept.properties,
+                    },
+                )
+            )
         self.session.add_all(concepts)
         self.session.flush()
-        words = []
+        words: list[TxConceptWord] = []
         for item in concepts:
             texts = [item.code, item.display, *(d.get("value") for d in item.data["designation"])]
             words.extend(TxConceptWord(resource_id=row.id, concept_id=item.id, word=w) for w in words_of(*texts))
@@ -151,11 +153,16 @@ class Store:
         self.session.execute(delete(TxConcept).where(TxConcept.resource_id == row.id))
         self.session.delete(row)
 
-    def search(self, resource_type: str, criteria: dict[str, str], count: int = 50,
-               offset: int = 0) -> tuple[int, list[TxResource]]:
+    def search(
+        self, resource_type: str, criteria: dict[str, str], count: int = 50, offset: int = 0
+    ) -> tuple[int, list[TxResource]]:
         stmt = select(TxResource).where(TxResource.resource_type == resource_type)
-        columns = {"url": TxResource.url, "version": TxResource.version, "status": TxResource.status,
-                   "_id": TxResource.fhir_id}
+        columns = {
+            "url": TxResource.url,
+            "version": TxResource.version,
+            "status": TxResource.status,
+            "_id": TxResource.fhir_id,
+        }
         for key, value in criteria.items():
             if key in columns:
                 stmt = stmt.where(columns[key] == value)
@@ -163,8 +170,9 @@ class Store:
                 column = TxResource.name if key == "name" else TxResource.title
                 stmt = stmt.where(func.lower(column).like(_escape_like(value.lower()) + "%", escape="\\"))
         total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        rows = self.session.scalars(stmt.order_by(TxResource.url, TxResource.version_key, TxResource.id)
-                                    .offset(offset).limit(count)).all()
+        rows = self.session.scalars(
+            stmt.order_by(TxResource.url, TxResource.version_key, TxResource.id).offset(offset).limit(count)
+        ).all()
         return total, list(rows)
 
     def rows(self, resource_type: str, url: str | None = None) -> Iterator[TxResource]:
@@ -182,8 +190,8 @@ class Store:
         for term in terms:
             upper = term[:-1] + chr(ord(term[-1]) + 1)
             stmt = select(TxConceptWord.concept_id).where(
-                and_(TxConceptWord.resource_id == resource_id, TxConceptWord.word >= term,
-                     TxConceptWord.word < upper))
+                and_(TxConceptWord.resource_id == resource_id, TxConceptWord.word >= term, TxConceptWord.word < upper)
+            )
             found = set(self.session.scalars(stmt))
             ids = found if ids is None else ids & found
             if not ids:
@@ -205,18 +213,31 @@ class StoreBackend:
 
     _lock = threading.Lock()
 
-    def __init__(self, session_factory: Any, cache: dict[Any, Any]) -> None:
+    def __init__(self, session_factory: Any, cache: dict[Any, Any], meta_ttl: float = 2.0) -> None:
         self.session_factory = session_factory
         self.cache = cache
+        self.meta_cache: TTLCache[Any, Any] = TTLCache(maxsize=4096, ttl=meta_ttl)
+
+    def invalidate(self) -> None:
+        """Forget cached metadata (called after every write through this process)."""
+        self.meta_cache.clear()
 
     def _with_session(self) -> Any:
         return self.session_factory()
 
     def _meta(self, resource_type: str, url: str) -> list[tuple[int, str | None, str]]:
+        """(row id, version, digest) per stored version; cached briefly (writes here clear it at once)."""
+        key = ("meta", resource_type, url)
+        hit = self.meta_cache.get(key)
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
         with self._with_session() as session:
             stmt = select(TxResource.id, TxResource.version, TxResource.digest).where(
-                TxResource.resource_type == resource_type, TxResource.url == url)
-            return [(r[0], r[1], r[2]) for r in session.execute(stmt)]
+                TxResource.resource_type == resource_type, TxResource.url == url
+            )
+            found = [(r[0], r[1], r[2]) for r in session.execute(stmt)]
+        self.meta_cache[key] = found
+        return found
 
     def _load(self, row_id: int, digest: str) -> dict[str, Any]:
         key = ("res", row_id, digest)
@@ -247,11 +268,23 @@ class StoreBackend:
         return [self._load(i, d) for i, _, d in self._meta("ValueSet", url)]
 
     def concept_maps(self) -> list[dict[str, Any]]:
-        with self._with_session() as session:
-            stmt = select(TxResource.id, TxResource.digest).where(TxResource.resource_type == "ConceptMap")
-            rows = list(session.execute(stmt))
+        rows = self.meta_cache.get(("maps",))
+        if rows is None:
+            with self._with_session() as session:
+                stmt = select(TxResource.id, TxResource.digest).where(TxResource.resource_type == "ConceptMap")
+                rows = [(r[0], r[1]) for r in session.execute(stmt)]
+            self.meta_cache[("maps",)] = rows
         return [self._load(i, d) for i, d in rows]
 
     def supplements(self, url: str) -> list[dict[str, Any]]:
-        return [r for r in (self._load(i, d) for i, _, d in self._meta("CodeSystem", url))
-                if r.get("content") == "supplement"]
+        return [
+            r
+            for r in (self._load(i, d) for i, _, d in self._meta("CodeSystem", url))
+            if r.get("content") == "supplement"
+        ]
+
+    def search_codes(self, store_id: int, text: str) -> list[str] | None:
+        if not words_of(text):
+            return None
+        with self._with_session() as session:
+            return Store(session).search_words(store_id, text, limit=100000)

@@ -62,8 +62,14 @@ class Workspace:
         """Supplements to merge into the code systems they supplement (4xx when one is unknown)."""
         for ref in refs:
             if self.supplement(ref) is None:
-                raise TxError("GW-3405", f"Required supplement not found: {ref}", status=404,
-                              issue_code="not-found", tx_type="not-found", message_id="VALUESET_SUPPLEMENT_MISSING")
+                raise TxError(
+                    "GW-3405",
+                    f"Required supplement not found: {ref}",
+                    status=404,
+                    issue_code="not-found",
+                    tx_type="not-found",
+                    message_id="VALUESET_SUPPLEMENT_MISSING",
+                )
             if ref not in self.required_supplements:
                 self.required_supplements.append(ref)
         self._cache.clear()
@@ -109,8 +115,11 @@ class Workspace:
         return found
 
     def _supplemented(self, cs: CodeSystemIndex) -> CodeSystemIndex:
-        wanted = [s for s in (self.supplement(r) for r in self.required_supplements)
-                  if s is not None and split_canonical(s.get("supplements", ""))[0] == cs.url]
+        wanted = [
+            s
+            for s in (self.supplement(r) for r in self.required_supplements)
+            if s is not None and split_canonical(s.get("supplements", ""))[0] == cs.url
+        ]
         if not wanted:
             return cs
         merged = CodeSystemIndex(copy.deepcopy(cs.resource))
@@ -126,8 +135,14 @@ class Workspace:
         for ref in wanted:
             supplement = self.supplement(ref)
             if supplement is None:
-                raise TxError("GW-3405", f"Required supplement not found: {ref}", status=404,
-                              issue_code="not-found", tx_type="not-found", message_id="VALUESET_SUPPLEMENT_MISSING")
+                raise TxError(
+                    "GW-3405",
+                    f"Required supplement not found: {ref}",
+                    status=404,
+                    issue_code="not-found",
+                    tx_type="not-found",
+                    message_id="VALUESET_SUPPLEMENT_MISSING",
+                )
             copy_cs.apply_supplement(supplement)
         return copy_cs
 
@@ -161,3 +176,11 @@ class Workspace:
 
     def concept_maps(self) -> list[dict[str, Any]]:
         return [*self._cm, *(self.backend.concept_maps() if self.backend else [])]
+
+    def search_codes(self, cs: CodeSystemIndex, text: str) -> list[str] | None:
+        """Codes matching a text filter through the store's word index (None: not indexed, scan instead)."""
+        store_id = getattr(cs, "store_id", None)
+        search = getattr(self.backend, "search_codes", None)
+        if store_id is None or search is None:
+            return None
+        return search(store_id, text)  # type: ignore[no-any-return]

@@ -8,21 +8,47 @@ import pytest
 from flask.testing import FlaskClient
 
 CS = {
-    "resourceType": "CodeSystem", "id": "demo", "url": "urn:jembatan:codesystem:demo", "version": "1.0.0",
-    "name": "Demo", "title": "Demo codes", "status": "active", "content": "complete", "caseSensitive": True,
+    "resourceType": "CodeSystem",
+    "id": "demo",
+    "url": "urn:jembatan:codesystem:demo",
+    "version": "1.0.0",
+    "name": "Demo",
+    "title": "Demo codes",
+    "status": "active",
+    "content": "complete",
+    "caseSensitive": True,
     "concept": [
-        {"code": "A", "display": "Alpha", "definition": "first", "concept": [
-            {"code": "A1", "display": "Alpha one"}, {"code": "A2", "display": "Alpha two"}]},
+        {
+            "code": "A",
+            "display": "Alpha",
+            "definition": "first",
+            "concept": [{"code": "A1", "display": "Alpha one"}, {"code": "A2", "display": "Alpha two"}],
+        },
         {"code": "B", "display": "Beta", "property": [{"code": "status", "valueCode": "retired"}]},
     ],
 }
-VS = {"resourceType": "ValueSet", "id": "demo-a", "url": "urn:jembatan:valueset:demo-a", "version": "1.0.0",
-      "status": "active", "compose": {"include": [{"system": CS["url"],
-                                                   "filter": [{"property": "concept", "op": "is-a", "value": "A"}]}]}}
-CM = {"resourceType": "ConceptMap", "id": "demo-map", "url": "urn:jembatan:conceptmap:demo", "version": "1.0.0",
-      "status": "active", "group": [{"source": CS["url"], "target": "http://hl7.org/fhir/administrative-gender",
-                                     "element": [{"code": "A", "target": [{"code": "male",
-                                                                           "equivalence": "equivalent"}]}]}]}
+VS = {
+    "resourceType": "ValueSet",
+    "id": "demo-a",
+    "url": "urn:jembatan:valueset:demo-a",
+    "version": "1.0.0",
+    "status": "active",
+    "compose": {"include": [{"system": CS["url"], "filter": [{"property": "concept", "op": "is-a", "value": "A"}]}]},
+}
+CM = {
+    "resourceType": "ConceptMap",
+    "id": "demo-map",
+    "url": "urn:jembatan:conceptmap:demo",
+    "version": "1.0.0",
+    "status": "active",
+    "group": [
+        {
+            "source": CS["url"],
+            "target": "http://hl7.org/fhir/administrative-gender",
+            "element": [{"code": "A", "target": [{"code": "male", "equivalence": "equivalent"}]}],
+        }
+    ],
+}
 
 
 def params(*items: tuple[str, str, Any]) -> dict[str, Any]:
@@ -69,36 +95,50 @@ def test_expand_filter_count_and_hierarchy(client: FlaskClient, loaded: dict[str
     assert res["expansion"]["contains"][0]["code"] == "A" and len(res["expansion"]["contains"][0]["contains"]) == 2
     res = client.get(f"/fhir/ValueSet/$expand?url={VS['url']}&filter=two&count=20", headers=loaded).get_json()
     assert [c["code"] for c in res["expansion"]["contains"]] == ["A2"]
-    res = client.get(f"/fhir/ValueSet/demo-a/$expand?count=1&offset=1", headers=loaded).get_json()
+    res = client.get("/fhir/ValueSet/demo-a/$expand?count=1&offset=1", headers=loaded).get_json()
     assert res["expansion"]["total"] == 3 and len(res["expansion"]["contains"]) == 1
 
 
 def test_validate_code_and_subsumes_and_translate(client: FlaskClient, loaded: dict[str, str]) -> None:
-    ok = client.get(f"/fhir/ValueSet/$validate-code?url={VS['url']}&system={CS['url']}&code=A1",
-                    headers=loaded).get_json()
+    ok = client.get(
+        f"/fhir/ValueSet/$validate-code?url={VS['url']}&system={CS['url']}&code=A1", headers=loaded
+    ).get_json()
     assert {"name": "result", "valueBoolean": True} in ok["parameter"]
-    bad = client.get(f"/fhir/ValueSet/$validate-code?url={VS['url']}&system={CS['url']}&code=B",
-                     headers=loaded).get_json()
+    bad = client.get(
+        f"/fhir/ValueSet/$validate-code?url={VS['url']}&system={CS['url']}&code=B", headers=loaded
+    ).get_json()
     assert {"name": "result", "valueBoolean": False} in bad["parameter"]
     assert any(p["name"] == "issues" for p in bad["parameter"])
-    cs_ok = client.get(f"/fhir/CodeSystem/$validate-code?url={CS['url']}&code=A&display=Alpha",
-                       headers=loaded).get_json()
+    cs_ok = client.get(
+        f"/fhir/CodeSystem/$validate-code?url={CS['url']}&code=A&display=Alpha", headers=loaded
+    ).get_json()
     assert {"name": "result", "valueBoolean": True} in cs_ok["parameter"]
     sub = client.get(f"/fhir/CodeSystem/$subsumes?system={CS['url']}&codeA=A&codeB=A2", headers=loaded).get_json()
     assert sub["parameter"] == [{"name": "outcome", "valueCode": "subsumes"}]
     tr = client.get(f"/fhir/ConceptMap/$translate?system={CS['url']}&code=A", headers=loaded).get_json()
     assert {"name": "result", "valueBoolean": True} in tr["parameter"]
-    rev = client.get(f"/fhir/ConceptMap/$translate?system=http://hl7.org/fhir/administrative-gender&code=male"
-                     f"&reverse=true", headers=loaded).get_json()
+    rev = client.get(
+        "/fhir/ConceptMap/$translate?system=http://hl7.org/fhir/administrative-gender&code=male&reverse=true",
+        headers=loaded,
+    ).get_json()
     match = next(p for p in rev["parameter"] if p["name"] == "match")
     assert {"name": "concept", "valueCoding": {"system": CS["url"], "code": "A"}} in match["part"]
 
 
 def test_tx_resource_is_request_scoped(client: FlaskClient, auth_headers: dict[str, str]) -> None:
     body = params(("system", "valueUri", "urn:inline"), ("code", "valueCode", "x"))
-    body["parameter"].append({"name": "tx-resource", "resource": {
-        "resourceType": "CodeSystem", "url": "urn:inline", "status": "active", "content": "complete",
-        "concept": [{"code": "x", "display": "Ex"}]}})
+    body["parameter"].append(
+        {
+            "name": "tx-resource",
+            "resource": {
+                "resourceType": "CodeSystem",
+                "url": "urn:inline",
+                "status": "active",
+                "content": "complete",
+                "concept": [{"code": "x", "display": "Ex"}],
+            },
+        }
+    )
     assert client.post("/fhir/CodeSystem/$lookup", json=body, headers=auth_headers).status_code == 200
     body["parameter"].pop()
     assert client.post("/fhir/CodeSystem/$lookup", json=body, headers=auth_headers).status_code == 404
@@ -112,33 +152,50 @@ def test_metadata(client: FlaskClient, auth_headers: dict[str, str]) -> None:
 
 
 def _filter_vs(op: str, value: str, prop: str = "concept") -> dict[str, Any]:
-    return {"resourceType": "ValueSet", "status": "active", "compose": {"include": [{
-        "system": CS["url"], "filter": [{"property": prop, "op": op, "value": value}]}]}}
+    return {
+        "resourceType": "ValueSet",
+        "status": "active",
+        "compose": {"include": [{"system": CS["url"], "filter": [{"property": prop, "op": op, "value": value}]}]},
+    }
 
 
-@pytest.mark.parametrize(("method", "url", "body", "status"), [
-    ("get", "/fhir/CodeSystem/$lookup?system=urn:nope&code=A", None, 404),
-    ("get", f"/fhir/CodeSystem/$lookup?system={CS['url']}&version=9.9&code=A", None, 404),
-    ("get", f"/fhir/CodeSystem/$lookup?system={CS['url']}&code=ZZ", None, 404),
-    ("get", "/fhir/CodeSystem/$lookup", None, 400),
-    ("post", "/fhir/ValueSet/$expand", {"resourceType": "Patient"}, 400),
-    ("post", "/fhir/ValueSet/$expand", {"resourceType": "Parameters", "parameter": [{"value": 1}]}, 400),
-    ("post", "/fhir/ValueSet/$expand", "not json", 400),
-    ("get", "/fhir/ValueSet/$expand?url=urn:none", None, 404),
-    ("get", "/fhir/ValueSet/$expand?url=urn:jembatan:valueset:demo-a&count=-1", None, 400),
-    ("get", "/fhir/ValueSet/$expand?url=urn:jembatan:valueset:demo-a&count=abc", None, 400),
-    ("post", "/fhir/ValueSet/$expand", params(("valueSet", "resource", _filter_vs("regex", "(a+)+$", "code"))), 400),
-    ("post", "/fhir/ValueSet/$expand", params(("valueSet", "resource", _filter_vs("regex", "(x|x?)*y", "code"))), 400),
-    ("post", "/fhir/ValueSet/$expand", params(("valueSet", "resource", _filter_vs("sounds-like", "A"))), 400),
-    ("post", "/fhir/ValueSet/$expand", params(("valueSet", "resource", _filter_vs("=", "x", "nosuchprop"))), 400),
-    ("post", "/fhir/ValueSet/$expand", params(("valueSet", "resource", _filter_vs("is-a", ""))), 400),
-    ("get", "/fhir/Patient/$expand", None, 404),
-    ("get", "/fhir/CodeSystem/$frobnicate", None, 400),
-    ("put", "/fhir/CodeSystem/x", {"resourceType": "ValueSet"}, 400),
-    ("get", "/fhir/CodeSystem?bogus=1", None, 400),
-])
-def test_bad_input_is_4xx_outcome(client: FlaskClient, loaded: dict[str, str], method: str, url: str,
-                                  body: Any, status: int) -> None:
+@pytest.mark.parametrize(
+    ("method", "url", "body", "status"),
+    [
+        ("get", "/fhir/CodeSystem/$lookup?system=urn:nope&code=A", None, 404),
+        ("get", f"/fhir/CodeSystem/$lookup?system={CS['url']}&version=9.9&code=A", None, 404),
+        ("get", f"/fhir/CodeSystem/$lookup?system={CS['url']}&code=ZZ", None, 404),
+        ("get", "/fhir/CodeSystem/$lookup", None, 400),
+        ("post", "/fhir/ValueSet/$expand", {"resourceType": "Patient"}, 400),
+        ("post", "/fhir/ValueSet/$expand", {"resourceType": "Parameters", "parameter": [{"value": 1}]}, 400),
+        ("post", "/fhir/ValueSet/$expand", "not json", 400),
+        ("get", "/fhir/ValueSet/$expand?url=urn:none", None, 404),
+        ("get", "/fhir/ValueSet/$expand?url=urn:jembatan:valueset:demo-a&count=-1", None, 400),
+        ("get", "/fhir/ValueSet/$expand?url=urn:jembatan:valueset:demo-a&count=abc", None, 400),
+        (
+            "post",
+            "/fhir/ValueSet/$expand",
+            params(("valueSet", "resource", _filter_vs("regex", "(a+)+$", "code"))),
+            400,
+        ),
+        (
+            "post",
+            "/fhir/ValueSet/$expand",
+            params(("valueSet", "resource", _filter_vs("regex", "(x|x?)*y", "code"))),
+            400,
+        ),
+        ("post", "/fhir/ValueSet/$expand", params(("valueSet", "resource", _filter_vs("sounds-like", "A"))), 400),
+        ("post", "/fhir/ValueSet/$expand", params(("valueSet", "resource", _filter_vs("=", "x", "nosuchprop"))), 400),
+        ("post", "/fhir/ValueSet/$expand", params(("valueSet", "resource", _filter_vs("is-a", ""))), 400),
+        ("get", "/fhir/Patient/$expand", None, 404),
+        ("get", "/fhir/CodeSystem/$frobnicate", None, 400),
+        ("put", "/fhir/CodeSystem/x", {"resourceType": "ValueSet"}, 400),
+        ("get", "/fhir/CodeSystem?bogus=1", None, 400),
+    ],
+)
+def test_bad_input_is_4xx_outcome(
+    client: FlaskClient, loaded: dict[str, str], method: str, url: str, body: Any, status: int
+) -> None:
     call = getattr(client, method)
     kwargs: dict[str, Any] = {"headers": loaded}
     if isinstance(body, str):

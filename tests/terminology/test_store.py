@@ -13,10 +13,18 @@ from terminology.store import Store
 
 
 def cs(version: str, display: str = "Alpha") -> dict[str, Any]:
-    return {"resourceType": "CodeSystem", "url": "urn:test:cs", "version": version, "name": "T", "status": "active",
-            "content": "complete",
-            "concept": [{"code": "A", "display": display, "concept": [{"code": "A1", "display": "Alpha one"}]},
-                        {"code": "B", "display": "Beta blocker"}]}
+    return {
+        "resourceType": "CodeSystem",
+        "url": "urn:test:cs",
+        "version": version,
+        "name": "T",
+        "status": "active",
+        "content": "complete",
+        "concept": [
+            {"code": "A", "display": display, "concept": [{"code": "A1", "display": "Alpha one"}]},
+            {"code": "B", "display": "Beta blocker"},
+        ],
+    }
 
 
 def test_save_is_idempotent_and_versioned(database: Database) -> None:
@@ -41,9 +49,18 @@ def test_latest_version_is_default_and_pinning_works(database: Database) -> None
     assert svc.validate_code("urn:test:cs", "A1") is True
     assert svc.validate_code("urn:test:cs", "Z") is False
     assert svc.validate_code("urn:unknown", "A") is None
-    out = svc.lookup(Params.from_resource({"resourceType": "Parameters", "parameter": [
-        {"name": "system", "valueUri": "urn:test:cs"}, {"name": "code", "valueCode": "A"},
-        {"name": "version", "valueString": "1.0"}]}))
+    out = svc.lookup(
+        Params.from_resource(
+            {
+                "resourceType": "Parameters",
+                "parameter": [
+                    {"name": "system", "valueUri": "urn:test:cs"},
+                    {"name": "code", "valueCode": "A"},
+                    {"name": "version", "valueString": "1.0"},
+                ],
+            }
+        )
+    )
     assert {"name": "display", "valueString": "Alpha"} in out["parameter"]
 
 
@@ -70,8 +87,15 @@ def test_update_replaces_concepts_and_delete_cascades(database: Database) -> Non
         assert store.get("CodeSystem", row.fhir_id) is None
 
 
-@pytest.mark.parametrize("bad", [[], {"resourceType": "Patient"}, {"resourceType": "CodeSystem", "url": 5},
-                                 {"resourceType": "CodeSystem", "id": "bad id!"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [],
+        {"resourceType": "Patient"},
+        {"resourceType": "CodeSystem", "url": 5},
+        {"resourceType": "CodeSystem", "id": "bad id!"},
+    ],
+)
 def test_bad_resources_are_refused(database: Database, bad: Any) -> None:
     from terminology.errors import TxError
 

@@ -166,12 +166,18 @@ def _find(item: Any, actual: list[Any], used: set[int]) -> int | None:
 def _closest_reason(item: Any, actual: list[Any], used: set[int], path: str) -> str:
     reasons = [compare(item, c, path) for i, c in enumerate(actual) if i not in used]
     if isinstance(item, dict) and "name" in item:
-        same = [compare(item, c, path) for i, c in enumerate(actual)
-                if i not in used and isinstance(c, dict) and c.get("name") == item["name"]]
+        same = [
+            compare(item, c, path)
+            for i, c in enumerate(actual)
+            if i not in used and isinstance(c, dict) and c.get("name") == item["name"]
+        ]
         reasons = same or reasons
     if isinstance(item, dict) and "code" in item:
-        same = [compare(item, c, path) for i, c in enumerate(actual)
-                if i not in used and isinstance(c, dict) and c.get("code") == item["code"]]
+        same = [
+            compare(item, c, path)
+            for i, c in enumerate(actual)
+            if i not in used and isinstance(c, dict) and c.get("code") == item["code"]
+        ]
         reasons = same or reasons
     return str(reasons[0]) if reasons else "nothing left"
 
@@ -188,11 +194,11 @@ def match_string(expected: str, actual: str) -> bool:
     if expected in PATTERNS:
         return re.fullmatch(PATTERNS[expected], actual) is not None
     if expected.startswith("$choice:") and expected.endswith("$"):
-        return actual in expected[len("$choice:"):-1].split("|")
+        return actual in expected[len("$choice:") : -1].split("|")
     if expected.startswith("$fragments:") and expected.endswith("$"):
-        return all(f.lower() in actual.lower() for f in expected[len("$fragments:"):-1].split("|"))
+        return all(f.lower() in actual.lower() for f in expected[len("$fragments:") : -1].split("|"))
     if expected.startswith("$external:") and expected.endswith("$"):
-        body = expected[len("$external:"):-1]
+        body = expected[len("$external:") : -1]
         _, _, fragments = body.partition(":")
         return all(f in actual for f in fragments.split("|") if f) if fragments else True
     return expected == actual
@@ -309,8 +315,12 @@ def run_test(client: Any, headers: dict[str, str], suite: dict[str, Any], test: 
     got_class = f"{response.status_code // 100}xx"
     body = response.get_json(silent=True)
     if got_class != expected_class:
-        return Result(suite["name"], test["name"], False,
-                      f"HTTP {response.status_code}, expected {expected_class}: {json.dumps(body)[:300]}")
+        return Result(
+            suite["name"],
+            test["name"],
+            False,
+            f"HTTP {response.status_code}, expected {expected_class}: {json.dumps(body)[:300]}",
+        )
     expected = scrub(load(test["response"]))
     actual = scrub(to_r5(body))
     problem = compare(expected, actual)
@@ -334,8 +344,9 @@ def selected_tests(suite_filter: str | None = None, name_filter: str | None = No
     return chosen
 
 
-def run_all(client: Any, headers: dict[str, str], suite_filter: str | None = None,
-            name_filter: str | None = None) -> list[Result]:
+def run_all(
+    client: Any, headers: dict[str, str], suite_filter: str | None = None, name_filter: str | None = None
+) -> list[Result]:
     results = []
     for suite, test in selected_tests(suite_filter, name_filter):
         try:
