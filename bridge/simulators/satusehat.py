@@ -160,7 +160,7 @@ def _routes(app: Flask, state: SimState) -> None:
     def token() -> Response:
         return issue_token(state)
 
-    @app.route("/fhir-r4/v1/<path:path>", methods=["GET", "POST", "PUT"])
+    @app.route("/fhir-r4/v1/<path:path>", methods=["GET", "POST", "PUT", "PATCH"])
     def fhir(path: str) -> Response:
         return fhir_request(state, path)
 
@@ -271,6 +271,8 @@ def _dispatch(state: SimState, org: str, path: str) -> Response:
     rtype = parts[0]
     if request.method == "GET":
         return read(state, rtype, parts[1]) if len(parts) > 1 else search(state, rtype)
+    if request.method == "PATCH" and len(parts) == 2:
+        return patch(state, org, rtype, parts[1])
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return outcome(400, "structure", "body must be a FHIR JSON resource")
@@ -413,6 +415,61 @@ def update(state: SimState, org: str, rtype: str, rid: str, body: dict[str, Any]
         return jsonify(state.store(rtype, copy.deepcopy(body)))
 
 
+def patch(state: SimState, org: str, rtype: str, rid: str) -> Response:
+    """JSON Patch (``application/json-patch+json``: add / replace / remove), then the update rules."""
+    if request.mimetype != "application/json-patch+json":
+        return outcome(415, "not-supported", "PATCH takes application/json-patch+json")
+    ops = request.get_json(force=True, silent=True)
+    with state.lock:
+        current = state.get(rtype, rid)
+        if current is None:
+            return outcome(404, "not-found", f"{rtype}/{rid} not found")
+        try:
+            patched = apply_json_patch(current, ops)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            return outcome(400, "invalid", f"JSON Patch cannot be applied: {exc}")
+        patched.pop("meta", None)
+        issues = _rule_errors(org, patched) or _semantic_errors(state, org, rtype, patched, rid, rtype)
+        if issues:
+            return _reject(issues)
+        return jsonify(state.store(rtype, patched))
+
+
+def apply_json_patch(doc: Mapping[str, Any], ops: Any) -> dict[str, Any]:
+    """The add / replace / remove operations of RFC 6902 on a copy of ``doc``."""
+    if not isinstance(ops, list):
+        raise ValueError("a JSON Patch is an array of operations")
+    result = copy.deepcopy(dict(doc))
+    for op in ops:
+        *parents, last = [p.replace("~1", "/").replace("~0", "~") for p in str(op["path"]).split("/")[1:]]
+        target: Any = result
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        _patch_one(target, str(op["op"]), last, op.get("value"))
+    return result
+
+
+def _patch_one(target: Any, op: str, key: str, value: Any) -> None:
+    if isinstance(target, list):
+        index = len(target) if key == "-" else int(key)
+        if op == "add":
+            target.insert(index, value)
+        elif op == "replace":
+            target[index] = value
+        elif op == "remove":
+            del target[index]
+        else:
+            raise ValueError(f"unsupported op {op!r}")
+    elif op in ("add", "replace"):
+        if op == "replace" and key not in target:
+            raise KeyError(key)
+        target[key] = value
+    elif op == "remove":
+        del target[key]
+    else:
+        raise ValueError(f"unsupported op {op!r}")
+
+
 def read(state: SimState, rtype: str, rid: str) -> Response:
     resource = state.get(rtype, rid)
     if resource is None:
@@ -420,7 +477,15 @@ def read(state: SimState, rtype: str, rid: str) -> Response:
     return jsonify(resource)
 
 
+SEARCH_PARAMS = frozenset(
+    {"identifier", "subject", "encounter", "patient", "based-on", "name", "birthdate", "gender", "nik"}
+)
+
+
 def search(state: SimState, rtype: str) -> Response:
+    unknown = sorted(set(request.args) - SEARCH_PARAMS)
+    if unknown:
+        return outcome(400, "not-supported", f"unsupported search parameter(s): {', '.join(unknown)}")
     with state.lock:
         found = [r for r in state.resources.get(rtype, {}).values() if _matches(r, request.args)]
     return jsonify({"resourceType": "Bundle", "type": "searchset", "total": len(found),
@@ -428,22 +493,25 @@ def search(state: SimState, rtype: str) -> Response:
 
 
 def _matches(resource: Mapping[str, Any], args: Mapping[str, str]) -> bool:
-    for name, value in args.items():
-        if name == "identifier":
-            system, _, code = value.rpartition("|")
-            if (system, code) not in _identifier_pairs(resource) and not (
-                not system and any(v == code for _, v in _identifier_pairs(resource))
-            ):
-                return False
-        elif name in ("subject", "encounter", "patient"):
-            ref = (resource.get(name) or {}).get("reference", "")
-            if ref.rsplit("/", 1)[-1] != value.rsplit("/", 1)[-1]:
-                return False
-        elif name == "name":
-            texts = " ".join(n.get("text", "") for n in resource.get("name") or [])
-            if value.lower() not in texts.lower():
-                return False
-    return True
+    return all(_matches_one(resource, name, value) for name, value in args.items())
+
+
+def _matches_one(resource: Mapping[str, Any], name: str, value: str) -> bool:
+    pairs = _identifier_pairs(resource)
+    if name in ("identifier", "nik"):
+        system, _, code = value.rpartition("|")
+        system = NATIONAL_IDS + "nik" if name == "nik" else system
+        return (system, code) in pairs or (not system and any(v == code for _, v in pairs))
+    if name in ("subject", "encounter", "patient", "based-on"):
+        refs = resource.get("basedOn") if name == "based-on" else [resource.get(name)]
+        ids = {str((r or {}).get("reference", "")).rsplit("/", 1)[-1] for r in refs or []}
+        return value.rsplit("/", 1)[-1] in ids
+    if name == "name":
+        texts = " ".join(n.get("text", "") for n in resource.get("name") or [])
+        return value.lower() in texts.lower()
+    if name == "birthdate":
+        return str(resource.get("birthDate", "")).startswith(value)
+    return str(resource.get(name, "")) == value  # gender
 
 
 def transaction(state: SimState, org: str) -> Response:

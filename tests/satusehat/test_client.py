@@ -219,3 +219,21 @@ def test_drop_over_a_real_socket_is_transient(sim: Any) -> None:
     finally:
         server.shutdown()
         thread.join(5)
+
+
+def test_patch_through_client_and_simulator(sim: Any) -> None:
+    client = make(sim)
+    rid = client.create(encounter("arrived")).resource_id
+    assert rid
+    new_start = "2024-06-14T00:30:00+00:00"
+    ops = [
+        {"op": "replace", "path": "/period/start", "value": new_start},
+        {"op": "replace", "path": "/statusHistory/0/period/start", "value": new_start},
+    ]
+    patched = client.patch("Encounter", rid, ops).data
+    assert patched["period"]["start"] == new_start
+    assert patched["meta"]["versionId"] == "2"
+    with pytest.raises(SatusehatRejected):  # period no longer matches statusHistory: GW-4118 server-side
+        client.patch(
+            "Encounter", rid, [{"op": "replace", "path": "/period/start", "value": "2024-06-14T00:40:00+00:00"}]
+        )

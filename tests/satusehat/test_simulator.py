@@ -166,3 +166,22 @@ def test_drop_fault_processes_then_loses_reply(sim: Any, http: FlaskClient, auth
     found = http.get(f"{FHIR}/Encounter?identifier=http://sys-ids.kemkes.go.id/encounter/{ORG}|RJ-2024-0001",
                      headers=auth)  # fmt: skip
     assert found.get_json()["total"] == 1  # the server did create it
+
+
+@pytest.mark.parametrize(
+    ("query", "total"),
+    [
+        ("name=budi&birthdate=1980&gender=male", 1),
+        ("name=budi&birthdate=1981", 0),
+        ("nik=3174031002890009", 1),
+        ("identifier=https://fhir.kemkes.go.id/id/nik-ibu|3174031002890009", 0),
+    ],
+)
+def test_patient_searches(http: FlaskClient, auth: dict[str, str], query: str, total: int) -> None:
+    assert http.get(f"{FHIR}/Patient?{query}", headers=auth).get_json()["total"] == total
+
+
+def test_unknown_search_parameter_is_refused(http: FlaskClient, auth: dict[str, str]) -> None:
+    response = http.get(f"{FHIR}/Patient?favourite-colour=blue", headers=auth)
+    assert response.status_code == 400
+    assert response.get_json()["issue"][0]["code"] == "not-supported"

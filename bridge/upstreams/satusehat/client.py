@@ -310,6 +310,11 @@ class SatusehatClient:
             raise ConfigError("GW-1632", "an update needs the resource id")
         return self.request("PUT", f"{resource['resourceType']}/{resource['id']}", json=resource)
 
+    def patch(self, resource_type: str, resource_id: str, operations: list[dict[str, Any]]) -> Envelope:
+        """JSON Patch, e.g. ``[{"op": "replace", "path": "/period/start", "value": "…"}]``."""
+        return self.request("PATCH", f"{resource_type}/{resource_id}", json=operations,
+                            content_type="application/json-patch+json")  # fmt: skip
+
     def read(self, resource_type: str, resource_id: str) -> dict[str, Any]:
         return dict(self.request("GET", f"{resource_type}/{resource_id}").data)
 
