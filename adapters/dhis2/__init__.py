@@ -71,6 +71,10 @@ def register(registry: Any) -> None:
         "dhis2",
         "dhis2.dvs+json",
         validator,
-        "DHIS2 pre-validation against a metadata snapshot (periodType, COC, AOC, org unit, "
-        "value type); snapshot from settings['dhis2_metadata'] or the bundled demo",
+        "DHIS2 pre-validation of a JSON data value set against a metadata snapshot (periodType, COC, AOC, "
+        "org unit, value type); snapshot from settings['dhis2_metadata'] or the bundled demo",
+    )
+    registry.register_profile("dhis2-adx", "dhis2.adx+xml", validator, "The same checks on an ADX message")
+    registry.register_profile(
+        "dhis2-measurereport", "fhir+json", validator, "The same checks on mADX MeasureReports (the FHIR pivot)"
     )

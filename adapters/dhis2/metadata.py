@@ -42,9 +42,9 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import MapContext
-from adapters.dhis2.model import DataValue, DataValueSet, FlatValue, flatten
+from adapters.dhis2.model import AdxDocument, DataValue, DataValueSet, FlatValue, flatten
 from adapters.dhis2.periods import parse_period
-from bridge.errors import ConformanceError, DecodeError
+from bridge.errors import ConformanceError, DecodeError, GatewayError
 from conformance.outcome import Issue, Outcome
 
 DEMO_PATH = Path(__file__).with_name("demo_metadata.json")
@@ -276,6 +276,8 @@ def snapshot_from_settings(settings: Mapping[str, Any]) -> MetadataSnapshot:
         return found
     if isinstance(found, Mapping):
         return MetadataSnapshot.from_metadata(found)
+    if isinstance(found, str | Path) and Path(found).is_file():
+        return MetadataSnapshot.from_metadata(json.loads(Path(found).read_text(encoding="utf-8")))
     raise ConformanceError("GW-4399", "settings['dhis2_metadata'] must be a MetadataSnapshot or /api/metadata JSON")
 
 
@@ -543,15 +545,58 @@ def _check_row(chk: _Check, ds: DataSet | None, row: FlatValue, index: int) -> N
 
 
 class MetadataValidator:
-    """Profile ``dhis2``: pre-validation against ``ctx.settings['dhis2_metadata']`` (or the bundled demo)."""
+    """Profiles ``dhis2`` (JSON data value sets), ``dhis2-adx`` and ``dhis2-measurereport`` (the FHIR pivot).
+
+    The snapshot comes from ``ctx.settings['dhis2_metadata']`` (a :class:`MetadataSnapshot`, an
+    ``/api/metadata`` JSON object or the path of one) or is the bundled demo; id schemes from
+    ``ctx.settings['dhis2_id_schemes']`` (ADX defaults to ``code``, as DHIS2 documents).
+    Issues on the pivot point at the MeasureReport entries (``Bundle.entry[i]``) of the derived values.
+    """
 
     def validate(self, doc: Any, ctx: MapContext) -> Outcome:
-        if not isinstance(doc, DataValueSet):
-            raise ConformanceError(
-                "GW-4398", f"the dhis2 profile validates DataValueSet models, got {type(doc).__name__}"
-            )
         snap = snapshot_from_settings(ctx.settings)
-        return validate_data_value_set(doc, snap, ctx.settings.get("dhis2_id_schemes"))
+        schemes = dict(ctx.settings.get("dhis2_id_schemes") or {})
+        if isinstance(doc, DataValueSet):
+            return validate_data_value_set(doc, snap, schemes)
+        if isinstance(doc, AdxDocument):
+            return _validate_adx(doc, snap, {"idScheme": "code", **schemes})
+        if _resource_type(doc) in ("Bundle", "MeasureReport"):
+            return _validate_pivot(doc, snap, schemes)
+        raise ConformanceError(
+            "GW-4398", f"the dhis2 profiles validate DHIS2 models or MeasureReports, got {type(doc).__name__}"
+        )
+
+
+def _resource_type(doc: Any) -> str | None:
+    if isinstance(doc, Mapping):
+        return doc.get("resourceType")  # type: ignore[no-any-return]
+    return getattr(doc, "__resource_type__", None) or getattr(doc, "resource_type", None)
+
+
+def _prefixed(outcome: Outcome, prefix: str) -> list[Issue]:
+    return [replace(i, expression=tuple(prefix + e for e in i.expression)) for i in outcome.issues]
+
+
+def _validate_adx(doc: AdxDocument, snap: MetadataSnapshot, schemes: Mapping[str, str]) -> Outcome:
+    outcome = Outcome()
+    for index, group in enumerate(doc.groups):
+        outcome.extend(_prefixed(validate_data_value_set(group, snap, schemes), f"group[{index}]."))
+    return outcome
+
+
+def _validate_pivot(doc: Any, snap: MetadataSnapshot, schemes: Mapping[str, str]) -> Outcome:
+    from adapters.dhis2.measurereport import fhir_rows
+    from adapters.dhis2.model import group_runs, run_to_group
+
+    outcome = Outcome()
+    try:
+        rows = fhir_rows(doc)
+    except GatewayError as exc:
+        return Outcome.of(Issue.error("structure", exc.message, message_id=exc.code))
+    for index, run in enumerate(group_runs(rows)):
+        where = f"Bundle.entry[{index}].resource." if _resource_type(doc) == "Bundle" else "MeasureReport."
+        outcome.extend(_prefixed(validate_data_value_set(run_to_group(run), snap, schemes), where))
+    return outcome
 
 
 # -------------------------------------------------------------------- COC resolution
