@@ -6,8 +6,10 @@ Endpoints (paths as on the real hosts):
   ``client_secret``; answers the Apigee-style token JSON (all values strings, ``expires_in`` from
   config ``TOKEN_TTL``). Bad credentials give the documented ``severity: invalid`` OperationOutcome.
 * ``/fhir-r4/v1/<Type>``: ``POST`` (create), ``GET /<Type>/<id>`` (read), ``PUT /<Type>/<id>`` (update;
-  the body must carry the same ``id``: "id is required"), ``GET /<Type>?identifier=|subject=|encounter=``
-  (searchset Bundle with ``total``), and ``POST /fhir-r4/v1`` (transaction Bundle, all or nothing).
+  the body must carry the same ``id``: "id is required"), ``PATCH /<Type>/<id>`` (JSON Patch),
+  ``GET /<Type>?identifier=|nik=|subject=|encounter=|based-on=|name=|birthdate=|gender=`` (searchset
+  Bundle with ``total``; other parameters are refused) and ``POST /fhir-r4/v1`` (transaction
+  Bundle, all or nothing).
 * ``POST /Patient`` answers the non-FHIR ``{success, data:{patient_id}}`` (NIK) or
   ``{create_patient:{success, data:{patient_id}}}`` (NIK ibu) reply.
 
