@@ -82,3 +82,20 @@ def test_cli_bpjs_check_reports_refusal(tmp_path):
 def test_cli_bpjs_check_without_settings(runner):
     result = runner.invoke(args=["bpjs", "check"])
     assert result.exit_code == 1 and "GW-7402" in result.output
+
+
+def test_cli_convert_fhir_referral_to_rujukan_insert(tmp_path):
+    from fhir.resources.R4B.bundle import Bundle
+
+    from tests.bpjs.test_bpjs_e2e import simrs_referral
+    from tests.helpers import make_app
+
+    app = make_app(tmp_path, FACILITY={"bpjs_user": "jembatan"})
+    source = tmp_path / "referral.json"
+    source.write_text(Bundle.model_validate(simrs_referral()).model_dump_json(exclude_none=True))
+    result = app.test_cli_runner().invoke(
+        args=["convert", "--from", "fhir+json", "--to", "bpjs.vclaim.rujukan-insert", str(source)]
+    )
+    assert result.exit_code == 0, result.output
+    t = json.loads(result.stdout)["request"]["t_rujukan"]
+    assert (t["poliRujukan"], t["tipeRujukan"], t["jnsPelayanan"], t["user"]) == ("JAN", "0", "2", "jembatan")

@@ -8,7 +8,14 @@ import pytest
 from adapters.bpjs.crypto import Credentials, encrypt_response
 from bridge.errors import ConfigError, DecodeError
 from bridge.simulators.bpjs import create_app
-from bridge.upstreams.bpjs.client import BpjsClient, BpjsConfig, BpjsRejected, BpjsUnavailable, pcare_date, vclaim_date
+from bridge.upstreams.bpjs.client import (
+    BpjsClient,
+    BpjsConfig,
+    BpjsRejected,
+    BpjsUnavailable,
+    pcare_date,
+    vclaim_date,
+)
 from tests.bpjs.bpjs_samples import INSERT, KUNJUNGAN
 
 NOW = 1795500000.0  # 2026-11-24 06:00 UTC
@@ -35,7 +42,7 @@ def sim():
 
 
 @pytest.fixture
-def client(sim):
+def bpjs_client(sim):
     with BpjsClient(_config(), transport=httpx.WSGITransport(app=sim), clock=lambda: NOW) as c:
         yield c
 
@@ -59,39 +66,39 @@ def _rejected(call, *args, **kwargs):
 # ---------------------------------------------------------------- lookups
 
 
-def test_rujukan_fktp_by_number(client):
-    found = client.rujukan("030107010217Y001465")["rujukan"]
+def test_rujukan_fktp_by_number(bpjs_client):
+    found = bpjs_client.rujukan("030107010217Y001465")["rujukan"]
     assert found["peserta"]["noKartu"] == "0001234567890" and found["poliRujukan"]["kode"] == "JAN"
 
 
-def test_expired_referral(client):
-    err = _rejected(client.rujukan, "030107010217Y000001")
+def test_expired_referral(bpjs_client):
+    err = _rejected(bpjs_client.rujukan, "030107010217Y000001")
     assert err.bpjs_code == 201 and "tidak berlaku" in err.bpjs_message and err.code == "GW-5241"
 
 
-def test_unknown_referral(client):
-    assert "tidak ditemukan" in _rejected(client.rujukan, "030107010217Y999999").bpjs_message
+def test_unknown_referral(bpjs_client):
+    assert "tidak ditemukan" in _rejected(bpjs_client.rujukan, "030107010217Y999999").bpjs_message
 
 
-def test_rujukan_by_card_single_and_list(client):
-    assert client.rujukan_by_card("0001234567890")["rujukan"]["noKunjungan"] == "030107010217Y001465"
-    listed = client.rujukan_list_by_card("0009876543210")["rujukan"]
+def test_rujukan_by_card_single_and_list(bpjs_client):
+    assert bpjs_client.rujukan_by_card("0001234567890")["rujukan"]["noKunjungan"] == "030107010217Y001465"
+    listed = bpjs_client.rujukan_list_by_card("0009876543210")["rujukan"]
     assert [r["noKunjungan"] for r in listed] == ["030107010217Y000777"]  # the expired one is not listed
 
 
-def test_unknown_card(client):
-    assert _rejected(client.rujukan_by_card, "0000000000000").bpjs_message == "Peserta tidak ditemukan"
+def test_unknown_card(bpjs_client):
+    assert _rejected(bpjs_client.rujukan_by_card, "0000000000000").bpjs_message == "Peserta tidak ditemukan"
 
 
-def test_jumlah_sep(client):
-    assert client.jumlah_sep("030107010217Y001465") == {"jumlahSEP": "1"}
-    assert client.jumlah_sep("030107010217Y000777", asal=1) == {"jumlahSEP": "0"}
+def test_jumlah_sep(bpjs_client):
+    assert bpjs_client.jumlah_sep("030107010217Y001465") == {"jumlahSEP": "1"}
+    assert bpjs_client.jumlah_sep("030107010217Y000777", asal=1) == {"jumlahSEP": "0"}
 
 
-def test_spesialistik_and_sarana(client):
-    assert client.list_spesialistik("0301R002", TODAY)["list"][0]["kodeSpesialis"] == "JAN"
-    assert {"kodeSarana": "1", "namaSarana": "Rekam Medik"} in client.list_sarana("0301R002")["list"]
-    assert "PPK" in _rejected(client.list_sarana, "9999R999").bpjs_message
+def test_spesialistik_and_sarana(bpjs_client):
+    assert bpjs_client.list_spesialistik("0301R002", TODAY)["list"][0]["kodeSpesialis"] == "JAN"
+    assert {"kodeSarana": "1", "namaSarana": "Rekam Medik"} in bpjs_client.list_sarana("0301R002")["list"]
+    assert "PPK" in _rejected(bpjs_client.list_sarana, "9999R999").bpjs_message
 
 
 @pytest.mark.parametrize(
@@ -107,35 +114,35 @@ def test_spesialistik_and_sarana(client):
         ("referensi_diagnosa_prb", (), "list"),
     ],
 )
-def test_referensi(client, call, args, key):
-    rows = getattr(client, call)(*args)[key]
+def test_referensi(bpjs_client, call, args, key):
+    rows = getattr(bpjs_client, call)(*args)[key]
     assert rows and all({"kode", "nama"} <= set(r) for r in rows)
 
 
-def test_referensi_not_found(client):
-    assert _rejected(client.referensi_poli, "zzz").bpjs_code == 201
+def test_referensi_not_found(bpjs_client):
+    assert _rejected(bpjs_client.referensi_poli, "zzz").bpjs_code == 201
 
 
 # ---------------------------------------------------------------- changes
 
 
-def test_insert_update_delete_cycle(client):
-    answer = client.insert_rujukan(_insert_body())["rujukan"]
+def test_insert_update_delete_cycle(bpjs_client):
+    answer = bpjs_client.insert_rujukan(_insert_body())["rujukan"]
     number = answer["noRujukan"]
     assert number.startswith("0301R001") and "B" in number and len(number) == 19
     assert answer["tujuanRujukan"]["kode"] == "0301R002" and answer["AsalRujukan"]["kode"] == "0301R001"
     validity = dt.date.fromisoformat(answer["tglBerlakuKunjungan"]) - TODAY
     assert validity.days == 90
-    assert client.rujukan_rs(number)["rujukan"]["noKunjungan"] == number
-    assert client.rujukan_keluar(number)["rujukan"]["namaTipeRujukan"] == "Rujukan Penuh"
-    assert [r["noRujukan"] for r in client.rujukan_keluar_list(TODAY, TODAY)["list"]] == [number]
-    assert client.rujukan_by_card("0001234567890", rs=True)["rujukan"]["noKunjungan"] == number
-    assert client.rujukan_list_by_card("0001234567890", rs=True)["rujukan"][0]["noKunjungan"] == number
+    assert bpjs_client.rujukan_rs(number)["rujukan"]["noKunjungan"] == number
+    assert bpjs_client.rujukan_keluar(number)["rujukan"]["namaTipeRujukan"] == "Rujukan Penuh"
+    assert [r["noRujukan"] for r in bpjs_client.rujukan_keluar_list(TODAY, TODAY)["list"]] == [number]
+    assert bpjs_client.rujukan_by_card("0001234567890", rs=True)["rujukan"]["noKunjungan"] == number
+    assert bpjs_client.rujukan_list_by_card("0001234567890", rs=True)["rujukan"][0]["noKunjungan"] == number
     update = {k: v for k, v in _insert_body(poliRujukan="SAR").items() if k != "noSep"}
-    assert client.update_rujukan({"noRujukan": number, **update}) == number
-    assert client.rujukan_keluar(number)["rujukan"]["poliRujukan"] == "SAR"
-    assert client.delete_rujukan(number, "operator") == number
-    assert _rejected(client.rujukan_keluar, number).bpjs_code == 201
+    assert bpjs_client.update_rujukan({"noRujukan": number, **update}) == number
+    assert bpjs_client.rujukan_keluar(number)["rujukan"]["poliRujukan"] == "SAR"
+    assert bpjs_client.delete_rujukan(number, "operator") == number
+    assert _rejected(bpjs_client.rujukan_keluar, number).bpjs_code == 201
 
 
 @pytest.mark.parametrize(
@@ -148,20 +155,20 @@ def test_insert_update_delete_cycle(client):
         ({"tipeRujukan": "0", "poliRujukan": ""}, "mandatory"),
     ],
 )
-def test_insert_business_errors(client, changes, message):
-    assert message in _rejected(client.insert_rujukan, _insert_body(**changes)).bpjs_message
+def test_insert_business_errors(bpjs_client, changes, message):
+    assert message in _rejected(bpjs_client.insert_rujukan, _insert_body(**changes)).bpjs_message
 
 
-def test_rujukan_khusus(client):
-    answer = client.insert_rujukan_khusus("030107010217Y000777", ["P;N18.5"], ["39.95"], "operator")["rujukan"]
+def test_rujukan_khusus(bpjs_client):
+    answer = bpjs_client.insert_rujukan_khusus("030107010217Y000777", ["P;N18.5"], ["39.95"], "operator")["rujukan"]
     assert answer["nokapst"] == "0009876543210" and answer["diagppk"] == "N18.5"
-    month = client.rujukan_khusus_list(TODAY.month, TODAY.year)["rujukan"]
+    month = bpjs_client.rujukan_khusus_list(TODAY.month, TODAY.year)["rujukan"]
     assert [r["norujukan"] for r in month] == ["030107010217Y000777"]
-    err = _rejected(client.insert_rujukan_khusus, "030107010217Y001465", ["P;I20.9"], [], "operator")
+    err = _rejected(bpjs_client.insert_rujukan_khusus, "030107010217Y001465", ["P;I20.9"], [], "operator")
     assert err.bpjs_message == "Nomor rujukan Poli Terakhir Bukan Hemodialisa"
 
 
-def test_prb_insert(client):
+def test_prb_insert(bpjs_client):
     t_prb = {
         "noSep": "0301R0011126V000003",
         "noKartu": "0001234567890",
@@ -174,32 +181,32 @@ def test_prb_insert(client):
         "user": "operator",
         "obat": [{"kdObat": "00196", "signa1": "1", "signa2": "1", "jmlObat": "30"}],
     }
-    answer = client.insert_prb(t_prb)
+    answer = bpjs_client.insert_prb(t_prb)
     assert answer["programPRB"]["kode"] == "04" and answer["noSRB"]
-    assert "Program PRB" in _rejected(client.insert_prb, dict(t_prb, programPRB="09")).bpjs_message
+    assert "Program PRB" in _rejected(bpjs_client.insert_prb, dict(t_prb, programPRB="09")).bpjs_message
 
 
 # ---------------------------------------------------------------- PCare
 
 
-def test_pcare_kunjungan_with_referral_is_visible_in_vclaim(client):
+def test_pcare_kunjungan_with_referral_is_visible_in_vclaim(bpjs_client):
     visit = dict(KUNJUNGAN, tglDaftar=pcare_date(TODAY), tglPulang=pcare_date(TODAY))
-    created = client.pcare_insert_kunjungan(visit)
+    created = bpjs_client.pcare_insert_kunjungan(visit)
     number = created["message"]
     assert created["field"] == "noKunjungan" and "Y" in number and len(number) == 19
-    referral = client.pcare_rujukan(number)
+    referral = bpjs_client.pcare_rujukan(number)
     assert referral["nokaPst"] == "0001234567890" and referral["ppk"]["kdPPK"] == "0301R001"
     assert referral["tglKunjungan"] == pcare_date(TODAY)
-    assert client.rujukan(number)["rujukan"]["provPerujuk"]["kode"] == "03050301"
+    assert bpjs_client.rujukan(number)["rujukan"]["provPerujuk"]["kode"] == "03050301"
 
 
-def test_pcare_validation_errors_come_back_as_field_list(client):
-    err = _rejected(client.pcare_insert_kunjungan, dict(KUNJUNGAN, tglDaftar="2026-11-20"))
+def test_pcare_validation_errors_come_back_as_field_list(bpjs_client):
+    err = _rejected(bpjs_client.pcare_insert_kunjungan, dict(KUNJUNGAN, tglDaftar="2026-11-20"))
     assert err.bpjs_code == 412 and any(item["field"] == "/tglDaftar" for item in err.response)
 
 
-def test_pcare_unknown_card(client):
-    err = _rejected(client.pcare_insert_kunjungan, dict(KUNJUNGAN, noKartu="0000000000001"))
+def test_pcare_unknown_card(bpjs_client):
+    err = _rejected(bpjs_client.pcare_insert_kunjungan, dict(KUNJUNGAN, noKartu="0000000000001"))
     assert err.response == [{"field": "noKartu", "message": "Peserta tidak ditemukan"}]
 
 
@@ -227,17 +234,17 @@ def test_wrong_user_key_is_refused(sim):
 
 
 def test_clock_skew_beyond_tolerance_is_refused_and_measured(sim):
-    client = _client_for(sim, clock=lambda: NOW + 600)
-    err = _rejected(client.rujukan, "030107010217Y001465")
+    bpjs_client = _client_for(sim, clock=lambda: NOW + 600)
+    err = _rejected(bpjs_client.rujukan, "030107010217Y001465")
     assert "skew" in err.bpjs_message and "+600 s" in err.message
-    assert client.last_skew == pytest.approx(600)
+    assert bpjs_client.last_skew == pytest.approx(600)
 
 
 def test_clock_skew_warning_before_refusal(sim, caplog):
-    client = _client_for(sim, clock=lambda: NOW - 120)
+    bpjs_client = _client_for(sim, clock=lambda: NOW - 120)
     with caplog.at_level(logging.WARNING, logger="bridge.upstreams.bpjs.client"):
-        assert client.rujukan("030107010217Y001465")["rujukan"]
-    assert client.last_skew == pytest.approx(-120)
+        assert bpjs_client.rujukan("030107010217Y001465")["rujukan"]
+    assert bpjs_client.last_skew == pytest.approx(-120)
     assert "differs from BPJS by -120 s" in caplog.text
 
 
@@ -254,9 +261,9 @@ def test_expired_consumer():
 
 
 def test_wrong_service_name_gives_html_decode_error(sim):
-    client = _client_for(sim, base_urls={"vclaim": "http://sim/vclaim-rest-devv"})
+    bpjs_client = _client_for(sim, base_urls={"vclaim": "http://sim/vclaim-rest-devv"})
     with pytest.raises(DecodeError) as err:
-        client.rujukan("030107010217Y001465")
+        bpjs_client.rujukan("030107010217Y001465")
     assert err.value.code == "GW-1401" and "404 - File or directory not found" in err.value.message
 
 
@@ -301,23 +308,23 @@ def test_request_headers_and_body():
     ],
 )
 def test_envelope_variants_from_the_wire(payload):
-    client = _mock(lambda request: httpx.Response(200, json=payload))
-    assert client.referensi_propinsi() == {"list": [{"kode": "1", "nama": "x"}]}
+    bpjs_client = _mock(lambda request: httpx.Response(200, json=payload))
+    assert bpjs_client.referensi_propinsi() == {"list": [{"kode": "1", "nama": "x"}]}
 
 
 def test_unquoted_referral_number_answer():
     body = b'{"metaData":{"code":"200","message":"OK"},"response":0301R0011126B000001}'
-    client = _mock(lambda request: httpx.Response(200, content=body))
-    assert client.delete_rujukan("0301R0011126B000001", "op") == "0301R0011126B000001"
+    bpjs_client = _mock(lambda request: httpx.Response(200, content=body))
+    assert bpjs_client.delete_rujukan("0301R0011126B000001", "op") == "0301R0011126B000001"
 
 
 def test_answer_encrypted_for_another_timestamp_names_the_cause():
     token = encrypt_response('{"rujukan": {}}', Credentials("1000", "sim-secret"), str(int(NOW) - 1))
-    client = _mock(
+    bpjs_client = _mock(
         lambda request: httpx.Response(200, json={"metaData": {"code": "200", "message": "OK"}, "response": token})
     )
     with pytest.raises(DecodeError, match="wrong key") as err:
-        client.rujukan("x")
+        bpjs_client.rujukan("x")
     assert "X-timestamp" in err.value.message
 
 
