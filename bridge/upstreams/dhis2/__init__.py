@@ -21,9 +21,19 @@ from adapters.dhis2.import_summary import ImportResult, parse_import_summary
 from adapters.dhis2.metadata import validate_data_value_set
 from adapters.dhis2.model import DataValueSet
 from bridge.errors import GatewayError
-from bridge.upstreams.dhis2.client import MEDIA_TYPES, Dhis2Client, Dhis2Config, merge_metadata
+from bridge.upstreams.dhis2.client import MEDIA_TYPES, Dhis2Client, Dhis2Config, Dhis2Rejected, merge_metadata
+from bridge.upstreams.dhis2.destination import Dhis2Destination, register_destination_type
 
-__all__ = ["Dhis2Client", "Dhis2Config", "ImportResult", "init_app", "merge_metadata", "parse_import_summary"]
+__all__ = [
+    "Dhis2Client",
+    "Dhis2Config",
+    "Dhis2Destination",
+    "Dhis2Rejected",
+    "ImportResult",
+    "init_app",
+    "merge_metadata",
+    "parse_import_summary",
+]
 
 _CODECS = {
     "dhis2.dvs+json": DataValueSetJsonCodec,
@@ -106,4 +116,5 @@ def push_command(destination: str, path: str, format_id: str | None, data_set: s
 
 
 def init_app(app: Flask) -> None:
+    register_destination_type()
     app.cli.add_command(dhis2_group)

@@ -57,6 +57,15 @@ SCHEME_KEYS = (
 STRATEGIES = ("CREATE", "UPDATE", "CREATE_AND_UPDATE", "DELETE")
 
 
+class Dhis2Rejected(PermanentDeliveryError):
+    """DHIS2 rejected a whole group (status ERROR, HTTP 409); carries the located issues for the outbox."""
+
+    def __init__(self, code: str, message: str, *, status_code: int | None, operation_outcome: dict[str, Any]):
+        super().__init__(code, message)
+        self.status_code = status_code
+        self.operation_outcome = operation_outcome
+
+
 @dataclass
 class Dhis2Config:
     """One DHIS2 destination. Auth: ``token`` (personal access token) or ``username`` + ``password``."""
@@ -255,10 +264,12 @@ class Dhis2Client:
         result = self.push(payload, format_id)
         if result.whole_group_failed:
             first = result.outcome.errors[0] if result.outcome.errors else None
-            raise PermanentDeliveryError(
+            raise Dhis2Rejected(
                 "GW-5252",
                 f"DHIS2 rejected the data value set: "
                 f"{first.message_id if first else ''} {first.message if first else ''}",
+                status_code=result.http_status,
+                operation_outcome=result.outcome.to_operation_outcome(),
             )
         return result
 
