@@ -136,8 +136,11 @@ def date_only(value: str, scope: Scope, where: str) -> str | None:
 
 
 def _zone_offset(moment: datetime, tz: str) -> str:
-    text = moment.replace(tzinfo=ZoneInfo(tz)).strftime("%z")
-    return f"{text[:3]}:{text[3:]}"
+    """The zone's UTC offset at that moment as ``+hh:mm`` (historical second-level offsets truncated)."""
+    delta = moment.replace(tzinfo=ZoneInfo(tz)).utcoffset()
+    minutes = int(delta.total_seconds() // 60) if delta is not None else 0
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 # ---------------------------------------------------------------- codes

@@ -22,6 +22,7 @@ from adapters.hl7v2.datatypes import (
     date_only,
     dtm,
     ei,
+    identifier_system,
     mapped_code,
     prune,
     quantity,
@@ -139,19 +140,19 @@ class BundleBuilder:
         return f"urn:jembatan:endpoint:{slug}"
 
     def organization(self, rep: Rep | None, where: str) -> Json | None:
-        """HD → Organization (MSH-4/6)."""
+        """HD (MSH-4/6: .1 namespace, .2 universal id, .3 its type) → Organization."""
         if rep is None or not (rep.c(1) or rep.c(2)):
             return None
-        ident = ei(rep, self.scope, where) if rep.c(1) else None
-        if ident is None:
-            ident = {"system": "urn:ietf:rfc:3986", "value": f"urn:oid:{rep.c(2)}"}
-        oid = rep.c(2)
-        key_system = f"urn:oid:{oid}" if oid else ident["system"]
+        name, oid = rep.c(1), rep.c(2)
+        if oid:
+            ident = {"system": "urn:ietf:rfc:3986", "value": f"urn:oid:{oid}" if rep.c(3) == "ISO" else oid}
+        else:
+            ident = {"system": identifier_system(name, "", "", "", self.scope, where), "value": name}
         org = {
             "resourceType": "Organization",
-            "id": resource_id("Organization", key_system, rep.c(1) or oid),
+            "id": resource_id("Organization", ident["system"], ident["value"]),
             "identifier": [ident],
-            "name": rep.c(1),
+            "name": name,
         }
         return {"reference": self.add(org)}
 
@@ -304,18 +305,32 @@ class BundleBuilder:
             rep = seg.rep(f)
             if rep is None:
                 continue
-            parts = [rep.c(i) for i in (1, 2, 3)]
-            name = " ".join(p for p in parts if p) or rep.c(9)
-            if not name:
-                continue
-            facility = rep.c(4) or self.scope.sender
-            kind = "bd" if rep.c(3) else "ro" if rep.c(2) else "wa"
-            loc = {"resourceType": "Location", "id": resource_id("Location", facility, "|".join(parts)),
-                   "name": name, "description": rep.c(9), "mode": "instance",
-                   "physicalType": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type",
-                                                "code": kind}]}}  # fmt: skip
-            out.append({"location": {"reference": self.add(loc)}, "status": status})
+            loc = self.location(rep, self.where(seg, f))
+            if loc is not None:
+                out.append({"location": {"reference": self.add(loc)}, "status": status})
         return out
+
+    def location(self, rep: Rep, where: str) -> Json | None:
+        """PL → Location: identifier value ``point-of-care[/room[/bed]]`` in the facility's (PL.4) system."""
+        parts = [rep.c(i) for i in (1, 2, 3)]
+        while parts and not parts[-1]:
+            parts.pop()
+        if not parts:
+            return None
+        value = "/".join(parts)
+        system = identifier_system(rep.c(4, 1) or self.scope.sender, rep.c(4, 2), rep.c(4, 3), "", self.scope, where)
+        kind = "bd" if len(parts) == 3 else "ro" if len(parts) == 2 else "wa"
+        return {
+            "resourceType": "Location",
+            "id": resource_id("Location", system, value),
+            "identifier": [{"system": system, "value": value}],
+            "name": " ".join(p for p in parts if p),
+            "description": rep.c(9),
+            "mode": "instance",
+            "physicalType": {
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": kind}]
+            },
+        }
 
     def hospitalization(self, seg: Seg) -> Json:
         where = self.where(seg, 36)
