@@ -8,7 +8,6 @@ through the channels, prints what happened to each, and exits (non-zero if any w
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from dataclasses import dataclass
@@ -50,13 +49,12 @@ def start_simulators(host: str, ports: dict[str, int], stop: threading.Event) ->
     return running
 
 
-def start_worker(app: Flask, stop: threading.Event) -> threading.Thread | None:
-    """Run the delivery worker in a thread when this build has one."""
-    outbox = importlib.import_module("bridge.outbox")
-    loop = getattr(outbox, "run_worker", None)
-    if loop is None:
-        return None
-    thread = threading.Thread(target=loop, args=(app,), kwargs={"stop": stop}, name="worker", daemon=True)
+def start_worker(app: Flask, stop: threading.Event) -> threading.Thread:
+    """Run the delivery worker in a thread until ``stop`` is set."""
+    from bridge.outbox import run_worker
+
+    kwargs = {"interval": 0.5, "stop": stop}
+    thread = threading.Thread(target=run_worker, args=(app,), kwargs=kwargs, name="worker", daemon=True)
     thread.start()
     return thread
 

@@ -19,10 +19,15 @@ class Gateway:
     """Loaded lazily: a broken mapping or channel file fails the first use, with its own error code,
     not the start of unrelated commands (``jembatan mappings check`` must still run)."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], extensions: dict[str, Any] | None = None) -> None:
         self.config = config
-        self.terminology: Any = None  # set by the terminology feature when it is installed
+        self._extensions = extensions if extensions is not None else {}
         self._pipelines: dict[str, Pipeline] = {}
+
+    @property
+    def terminology(self) -> Any:
+        """The terminology service when the terminology feature is installed (``None`` otherwise)."""
+        return self._extensions.get("jembatan.terminology")
 
     @cached_property
     def formats(self) -> FormatRegistry:
@@ -65,4 +70,4 @@ def get_gateway(app: Flask | None = None) -> Gateway:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["jembatan"] = Gateway(app.config)  # type: ignore[arg-type]
+    app.extensions["jembatan"] = Gateway(app.config, app.extensions)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ import logging
 import os
 import random
 import socket
-import time
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from bridge.db import Database
 from bridge.errors import DeliveryError, GatewayError, PermanentDeliveryError, TransientDeliveryError
-from bridge.models import OutboxEntry, compress, decompress, utcnow
+from bridge.models import OutboxEntry, Transaction, compress, decompress, utcnow
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 300
@@ -174,6 +174,7 @@ def _failed(db: Database, entry_id: str, worker: str, exc: TransientDeliveryErro
         max_attempts = min(entry.max_attempts, getattr(destination, "max_attempts", entry.max_attempts))
         if entry.attempts >= max_attempts:
             entry.state = "dead"
+            _mark_transaction(sess, entry)
             report.dead.append(entry_id)
             return
         delay = backoff_delay(entry.attempts, getattr(destination, "backoff_base", 5.0),
@@ -194,7 +195,17 @@ def _finish(db: Database, entry_id: str, worker: str, state: str, error: dict[st
         entry.state = state
         entry.last_error = error
         entry.locked_by, entry.locked_at = None, None
+        _mark_transaction(sess, entry)
     bucket.append(entry_id)
+
+
+def _mark_transaction(sess: Session, entry: OutboxEntry) -> None:
+    """Reflect a final delivery state (``delivered`` / ``dead``) in the transaction's status history."""
+    if entry.transaction_id is None:
+        return
+    tx = sess.get(Transaction, entry.transaction_id)
+    if tx is not None and tx.status != entry.state:
+        tx.set_status(entry.state, note=f"outbox {entry.id} -> {entry.destination}")
 
 
 def _error_record(exc: GatewayError) -> dict[str, Any]:
@@ -227,16 +238,26 @@ def deliver_pending(app: Flask, *, max_entries: int | None = None, worker: str |
     return deliver_due(get_db(app), app_destinations(app), worker=worker, max_entries=max_entries)
 
 
-def run_worker(app: Flask, *, once: bool, max_entries: int | None, interval: float) -> DeliveryReport:
+def run_worker(
+    app: Flask,
+    *,
+    once: bool = False,
+    max_entries: int | None = None,
+    interval: float = 2.0,
+    stop: threading.Event | None = None,
+) -> DeliveryReport:
+    """Deliver until ``once`` pass is done, ``max_entries`` are processed, or ``stop`` is set."""
     total = DeliveryReport()
-    while True:
+    stop = stop or threading.Event()
+    while not stop.is_set():
         report = deliver_pending(app, max_entries=max_entries)
         for name in ("delivered", "retried", "dead"):
             getattr(total, name).extend(getattr(report, name))
         if once or (max_entries is not None and total.processed >= max_entries):
             return total
         if not report.processed:
-            time.sleep(interval)
+            stop.wait(interval)
+    return total
 
 
 @click.command("worker")

@@ -15,7 +15,7 @@ from adapters.satusehat import build_bundle
 from bridge.db import Database
 from bridge.destinations import SatusehatDestination, build_destinations
 from bridge.errors import ConfigError
-from bridge.models import IdMap, OutboxEntry
+from bridge.models import IdMap, OutboxEntry, Transaction
 from bridge.outbox import backoff_delay, claim, deliver_due, enqueue
 from bridge.simulators.satusehat import DroppingTransport, create_app
 from bridge.upstreams.satusehat.client import SatusehatClient, SatusehatConfig
@@ -312,10 +312,12 @@ def test_channel_ingest_to_simulator(sim: Any, tmp_path: Any) -> None:
     app = make_app(tmp_path, CHANNEL_PATHS=[str(tmp_path / "channels")], DESTINATIONS={DEST: settings})
     db = get_db(app)
     app.extensions["jembatan.destinations"] = {DEST: destination(sim, db)}
+    tx_ids = []
     with app.app_context():
         for step in FLOW_STEPS:
             result = ingest("pivot-to-satusehat", json.dumps(flow_step(step)).encode())
             assert result.outcome.ok, [(i.message_id, i.expression, i.message) for i in result.outcome.errors]
+            tx_ids.append(result.transaction_id)
         bad = flow_step("encounter", 9)
         enc = next(e["resource"] for e in bad["entry"] if e["resource"]["resourceType"] == "Encounter")
         enc["period"]["start"] = "2013-05-01T08:00:00+07:00"
@@ -323,4 +325,8 @@ def test_channel_ingest_to_simulator(sim: Any, tmp_path: Any) -> None:
         assert "GW-4109" in [i.message_id for i in refused.outcome.errors]
     assert len(deliver_pending(app).delivered) == len(FLOW_STEPS)  # the refused visit was never enqueued
     assert_flow_recorded(sim)
+    with db.session() as sess:
+        for tx_id in tx_ids:
+            history = [h["status"] for h in sess.get(Transaction, tx_id).status_history]
+            assert history == ["received", "accepted", "queued", "delivered"]
     db.dispose()
