@@ -1,0 +1,229 @@
+"""MLLP listener: one ACK per framed message, in order, only after the message is stored durably.
+
+Threaded (one thread per connection), so a slow or garbage-sending client never stalls others.
+For each message the listener calls :func:`bridge.ingest.ingest` for the channel named by
+``MLLP_CHANNEL`` inside an application context; ``ingest`` commits the transaction before it
+returns, and only then is the ACK written. A retransmission (same MSH-3|MSH-4|MSH-10 and same
+bytes) gets the stored ACK again. The ACK code:
+
+* **AA** – accepted and stored;
+* **AE** – stored, but mapping or validation failed (ERR says where);
+* **AR** – unacceptable: the message could not be decoded (bad MSH, unsupported version…) or its
+  control id was already used for different content (ERR-3 ``205``).
+
+When storage itself fails the connection is closed without an ACK, so the sender retransmits
+(at-least-once; the idempotency key makes the retry safe). A block larger than
+``max_message_bytes`` or a stream of non-MLLP bytes of that size also closes the connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import socketserver
+import ssl
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+
+from adapters.hl7v2.ack import Header, build_ack, header_of, sniff_header
+from adapters.hl7v2.codec import V2Batch, V2Message
+from adapters.hl7v2.mllp import DEFAULT_MAX_MESSAGE_BYTES, FrameReader, frame
+from bridge.errors import DecodeError
+from conformance.outcome import Issue
+
+log = logging.getLogger("jembatan.mllp")
+IDLE_TIMEOUT_S = 300.0
+RECV_BYTES = 65536
+
+Ingest = Callable[..., Any]
+
+
+def init_app(app: Flask) -> None:
+    """Nothing to register: ``jembatan serve`` starts the listener through :func:`start_mllp_server`."""
+    app.extensions.setdefault("jembatan.mllp", {"servers": []})
+
+
+# ---------------------------------------------------------------- ACK decision
+
+
+def first_error(issues: list[Issue]) -> Issue | None:
+    return next((i for i in issues if i.is_error), None)
+
+
+def ack_for(raw: bytes, run: Any, status: str, timezone: str = "Asia/Jakarta") -> bytes:
+    """The ACK for one ingested message (``run`` is the pipeline's RunResult)."""
+    header = _header(raw, getattr(run, "source_model", None))
+    issues = list(getattr(getattr(run, "outcome", None), "issues", []) or [])
+    error = first_error(issues)
+    if status == "conflict":
+        return build_ack(header, "AR", text="message control id already used for different content",
+                         error_code="GW-6301", timezone=timezone)  # fmt: skip
+    if status == "accepted" and error is None:
+        return build_ack(header, "AA", timezone=timezone)
+    code = "AR" if getattr(run, "failed_step", None) == "decode" else "AE"
+    text = error.message if error else f"processing failed at step {getattr(run, 'failed_step', '?')}"
+    where = (error.location or error.expression or (None,))[0] if error else None
+    return build_ack(header, code, text=text, error_code=error.message_id if error else None, location=where,
+                     timezone=timezone)  # fmt: skip
+
+
+def _header(raw: bytes, model: Any) -> Header:
+    if isinstance(model, V2Message):
+        return header_of(model)
+    if isinstance(model, V2Batch) and model.messages:
+        return header_of(model.messages[0])
+    return sniff_header(raw)
+
+
+# ---------------------------------------------------------------- server
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: _Server
+
+    def setup(self) -> None:
+        self.broken = False
+        self.request.settimeout(self.server.idle_timeout)
+        if self.server.ssl_context is not None:
+            try:
+                self.request = self.server.ssl_context.wrap_socket(self.request, server_side=True)
+            except (OSError, ssl.SSLError) as exc:
+                log.warning("MLLP TLS handshake with %s failed: %s", self.client_address, exc)
+                self.broken = True
+
+    def handle(self) -> None:
+        if self.broken:
+            return
+        reader = FrameReader(self.server.max_message_bytes)
+        peer = self.client_address
+        while True:
+            try:
+                data = self.request.recv(RECV_BYTES)
+            except (TimeoutError, OSError, ssl.SSLError):
+                return
+            if not data:
+                return
+            try:
+                messages = reader.feed(data)
+            except DecodeError as exc:
+                log.warning("closing MLLP connection %s: %s", peer, exc)
+                return
+            if reader.skipped_bytes > self.server.max_message_bytes:
+                log.warning("closing MLLP connection %s: %d bytes outside MLLP blocks", peer, reader.skipped_bytes)
+                return
+            for message in messages:
+                ack = self.server.process(message)
+                if ack is None:
+                    return  # storage failed: no ACK, the sender retransmits
+                try:
+                    self.request.sendall(frame(ack))
+                except OSError:
+                    return
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        app: Flask,
+        *,
+        max_message_bytes: int,
+        ssl_context: ssl.SSLContext | None,
+        ingest: Ingest | None,
+        idle_timeout: float,
+    ) -> None:
+        self.app = app
+        self.max_message_bytes = max_message_bytes
+        self.ssl_context = ssl_context
+        self.idle_timeout = idle_timeout
+        self._ingest = ingest
+        self.channel = str(app.config.get("MLLP_CHANNEL") or "hl7v2-demo")
+        self.timezone = str((app.config.get("FACILITY") or {}).get("timezone") or "Asia/Jakarta")
+        super().__init__(address, _Handler)
+
+    def ingest_function(self) -> Ingest:
+        if self._ingest is None:
+            from bridge.ingest import ingest
+
+            self._ingest = ingest
+        return self._ingest
+
+    def process(self, raw: bytes) -> bytes | None:
+        """Ingest one message and return the ACK to send (None: storage failed, send nothing)."""
+
+        def respond(run: Any, transaction_id: str, status: str) -> bytes:
+            return ack_for(raw, run, status, self.timezone)
+
+        try:
+            with self.app.app_context():
+                result = self.ingest_function()(self.channel, raw, make_response=respond)
+        except Exception:  # noqa: BLE001 - any storage/config fault: never ACK what is not stored
+            log.exception("MLLP message not stored; no ACK sent")
+            return None
+        if result.response:
+            return bytes(result.response)
+        return ack_for(raw, result.run, result.status, self.timezone)
+
+
+class MllpServerHandle:
+    """A running listener: ``port`` (the bound port, useful with port 0) and ``close()``."""
+
+    def __init__(self, server: _Server, thread: threading.Thread) -> None:
+        self._server, self._thread = server, thread
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    @property
+    def port(self) -> int:
+        return self.address[1]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def start_mllp_server(
+    app: Flask,
+    host: str,
+    port: int,
+    *,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    ssl_context: ssl.SSLContext | None = None,
+    ingest: Ingest | None = None,
+    idle_timeout: float = IDLE_TIMEOUT_S,
+) -> MllpServerHandle:
+    """Listen on ``host:port`` in a background thread; ``ingest`` defaults to :func:`bridge.ingest.ingest`."""
+    server = _Server((host, port), app, max_message_bytes=max_message_bytes, ssl_context=ssl_context,
+                     ingest=ingest, idle_timeout=idle_timeout)  # fmt: skip
+    thread = threading.Thread(target=server.serve_forever, name=f"mllp-{port}", daemon=True)
+    thread.start()
+    log.info("MLLP listener on %s:%d (channel %s)", host, server.server_address[1], server.channel)
+    return MllpServerHandle(server, thread)
+
+
+def send_messages(host: str, port: int, messages: list[bytes], *, timeout: float = 10.0) -> list[bytes]:
+    """A tiny blocking MLLP client (tests, benchmarks): send each message and read its ACK in order."""
+    acks: list[bytes] = []
+    reader = FrameReader()
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        for message in messages:
+            sock.sendall(frame(message))
+            got: list[bytes] = []
+            while not got:
+                data = sock.recv(RECV_BYTES)
+                if not data:
+                    return acks
+                got = reader.feed(data)
+            acks += got
+    return acks

@@ -1,0 +1,130 @@
+"""The MLLP listener against the real ingest (SQLite): ACK codes, order, duplicates, limits, TLS."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from adapters.hl7v2.codec import Hl7v2Codec, V2Message
+from adapters.hl7v2.mllp import FrameReader, frame
+from bridge.db import get_db
+from bridge.mllp import MllpServerHandle, send_messages, start_mllp_server
+from bridge.models import Transaction
+from tests.helpers import make_app
+
+CHANNEL = """
+[[channel]]
+name = "hl7v2-test"
+source = "hl7v2"
+target = "fhir+json"
+destination = "none"
+[channel.settings]
+timezone = "Asia/Jakarta"
+"""
+
+
+def message(control: str, family: str = "SANTOSO", version: str = "2.5") -> bytes:
+    return (
+        f"MSH|^~\\&|SIMRS|RSUD|GW|KEMKES|20240101083000||ADT^A04^ADT_A01|{control}|P|{version}\r"
+        f"PID|1||RM{control}^^^RSUD^MR||{family}^BUDI||19800101|M\r"
+        "PV1|1|O\r"
+    ).encode()
+
+
+@pytest.fixture()
+def mllp_app(tmp_path: Path) -> Flask:
+    channels = tmp_path / "channels"
+    channels.mkdir()
+    (channels / "hl7v2-test.toml").write_text(CHANNEL, encoding="utf-8")
+    return make_app(tmp_path, CHANNEL_PATHS=[str(channels)], MLLP_CHANNEL="hl7v2-test")
+
+
+@pytest.fixture()
+def server(mllp_app: Flask) -> Iterator[MllpServerHandle]:
+    handle = start_mllp_server(mllp_app, "127.0.0.1", 0, max_message_bytes=4096)
+    yield handle
+    handle.close()
+
+
+def parse_ack(raw: bytes) -> V2Message:
+    ack = Hl7v2Codec().parse(raw)
+    assert isinstance(ack, V2Message)
+    return ack
+
+
+def stored(app: Flask) -> int:
+    with app.app_context(), get_db(app).session() as sess:
+        return int(sess.scalar(select(func.count()).select_from(Transaction)) or 0)
+
+
+def test_acks_in_order_with_msa2_echo(server: MllpServerHandle, mllp_app: Flask) -> None:
+    msgs = [message(f"C{i}") for i in range(5)]
+    acks = [parse_ack(a) for a in send_messages("127.0.0.1", server.port, msgs)]
+    assert [a.get("MSA-2") for a in acks] == [f"C{i}" for i in range(5)]
+    assert {a.get("MSA-1") for a in acks} == {"AA"}
+    assert stored(mllp_app) == 5
+
+
+def test_duplicate_gets_the_stored_ack(server: MllpServerHandle, mllp_app: Flask) -> None:
+    first, again = send_messages("127.0.0.1", server.port, [message("D1"), message("D1")])
+    assert first == again
+    assert stored(mllp_app) == 1
+    with mllp_app.app_context(), get_db(mllp_app).session() as sess:
+        assert sess.scalars(select(Transaction)).one().duplicate_count == 1
+
+
+def test_same_control_id_different_content_is_rejected(server: MllpServerHandle) -> None:
+    ok, clash = send_messages("127.0.0.1", server.port, [message("K1"), message("K1", family="LAIN")])
+    assert parse_ack(ok).get("MSA-1") == "AA"
+    ack = parse_ack(clash)
+    assert ack.get("MSA-1") == "AR" and ack.get("MSA-2") == "K1" and ack.get("ERR-8").startswith("GW-6301")
+
+
+def test_unsupported_version_is_ar_with_err(server: MllpServerHandle) -> None:
+    (raw,) = send_messages("127.0.0.1", server.port, [message("V1", version="3.0")])
+    ack = parse_ack(raw)
+    assert ack.get("MSA-1") == "AR" and ack.get("MSA-2") == "V1"
+    assert ack.get("ERR-3.1") == "203" and ack.get("ERR-2.1") == "MSH" and ack.get("ERR-2.3") == "12"
+
+
+def test_mapping_error_is_ae(server: MllpServerHandle) -> None:
+    bad_sex = message("S1").replace(b"|19800101|M", b"|19800101|Q")
+    ack = parse_ack(send_messages("127.0.0.1", server.port, [bad_sex])[0])
+    assert ack.get("MSA-1") == "AE" and ack.get("ERR-2.1") == "PID" and ack.get("ERR-2.3") == "8"
+
+
+def test_oversized_message_closes_only_that_connection(server: MllpServerHandle) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"\x0b" + b"x" * 5000)
+        assert sock.recv(100) == b""
+    assert parse_ack(send_messages("127.0.0.1", server.port, [message("A1")])[0]).get("MSA-1") == "AA"
+
+
+def test_slow_client_does_not_stall_others(server: MllpServerHandle) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as slow:
+        slow.sendall(frame(message("SLOW"))[:20])  # half a message, then silence
+        started = time.monotonic()
+        assert parse_ack(send_messages("127.0.0.1", server.port, [message("F1")])[0]).get("MSA-1") == "AA"
+        assert time.monotonic() - started < 2
+        slow.sendall(frame(message("SLOW"))[20:])
+        reader, got = FrameReader(), []
+        while not got:
+            got = reader.feed(slow.recv(4096))
+        assert parse_ack(got[0]).get("MSA-2") == "SLOW"
+
+
+def test_storage_failure_sends_no_ack(mllp_app: Flask) -> None:
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("disk full")
+
+    handle = start_mllp_server(mllp_app, "127.0.0.1", 0, ingest=broken)
+    try:
+        assert send_messages("127.0.0.1", handle.port, [message("X1")]) == []
+    finally:
+        handle.close()
