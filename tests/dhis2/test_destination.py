@@ -20,7 +20,7 @@ GOOD = {"dataElement": "DeTbNew0001", "categoryOptionCombo": "CocTb000001", "val
 
 def destination(transport: httpx.BaseTransport, **settings: object) -> Dhis2Destination:
     client = Dhis2Client(Dhis2Config(base_url="http://sim", username="admin", password="district"), transport=transport)
-    return Dhis2Destination("dhis2-demo", {"backoff_base": 0.01, **settings}, client=client)
+    return Dhis2Destination("dhis2-demo", {"backoff_base": 60, **settings}, client=client)
 
 
 def enqueue(app: Flask, body: dict) -> str:
