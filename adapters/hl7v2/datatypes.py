@@ -268,15 +268,20 @@ def xpn(rep: Rep, scope: Scope, where: str, offset: int = 0) -> Json | None:
         return None
     use = NAME_USE.get(rep.c(7 + o))
     suffix = [x for x in (rep.c(4 + o), rep.c(6 + o)) if x]
-    return prune({"use": use, "family": family, "given": given, "prefix": [rep.c(5 + o)], "suffix": suffix})
+    period = {"start": date_only(rep.c(12 + o), scope, where), "end": date_only(rep.c(13 + o), scope, where)}
+    if offset == 0 and rep.c(10, 1):
+        period = {"start": date_only(rep.c(10, 1), scope, where), "end": date_only(rep.c(10, 2), scope, where)}
+    name = {"use": use, "family": family, "given": given, "prefix": [rep.c(5 + o)], "suffix": suffix, "period": period}
+    return prune(name)
 
 
 def xad(rep: Rep, scope: Scope, where: str) -> Json | None:
     """XAD → Address (.1 street, .2 other, .3 city, .4 state, .5 postal code, .6 country, .7 type, .9 district)."""
-    line = [x for x in (rep.c(1, 1), rep.c(2)) if x]
+    line = [x for x in (rep.c(1, 1), rep.c(1, 2), rep.c(2), rep.c(19)) if x]
     addr = prune({
         "line": line, "city": rep.c(3), "state": rep.c(4), "postalCode": rep.c(5), "country": rep.c(6),
-        "district": rep.c(9), "use": ADDRESS_USE.get(rep.c(7)),
+        "district": rep.c(9), "use": ADDRESS_USE.get(rep.c(7)), "type": "postal" if rep.c(7) == "M" else None,
+        "period": {"start": date_only(rep.c(13), scope, where), "end": date_only(rep.c(14), scope, where)},
     })  # fmt: skip
     return addr or None
 

@@ -39,6 +39,10 @@ ENCOUNTER_STATUS_BY_EVENT = {"A03": "finished", "A11": "cancelled", "A05": "plan
 ALLERGY_CATEGORY = {"DA": "medication", "FA": "food", "EA": "environment", "MA": "medication", "PA": "environment"}
 ALLERGY_CRITICALITY = {"SV": "high", "MO": "low", "MI": "low"}
 PARTICIPANTS = ((7, "ATND", "attender"), (8, "REF", "referrer"), (9, "CON", "consultant"), (17, "ADM", "admitter"))
+EXT = "http://hl7.org/fhir/StructureDefinition/"
+MARITAL_STATUS = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
+RELIGION = "http://terminology.hl7.org/CodeSystem/v3-ReligiousAffiliation"
+INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 HANDLED = frozenset(
     "MSH EVN PID PD1 NK1 PV1 PV2 AL1 DG1 PR1 ORC OBR OBX NTE SPM RXA RXR RXE RXO TQ1 SCH TXA MRG SFT".split()
@@ -162,6 +166,7 @@ class BundleBuilder:
         where = self.where(seg)
         found = [cx(r, self.scope, self.where(seg, f)) for f in (3, 2, 4) for r in seg.reps(f)]
         identifiers = [i for i in found if i]
+        identifiers += self.extra_identifiers(seg)
         if identifiers:
             pid = resource_id("Patient", identifiers[0]["system"], identifiers[0]["value"])
         else:
@@ -172,26 +177,60 @@ class BundleBuilder:
             "resourceType": "Patient",
             "id": pid,
             "identifier": identifiers,
-            "name": [xpn(r, self.scope, where) for r in seg.reps(5)],
+            "name": [xpn(r, self.scope, where) for r in seg.reps(5)] + [xpn(r, self.scope, where) for r in seg.reps(9)],
             "birthDate": date_only(seg.v(7), self.scope, self.where(seg, 7)),
             "gender": self.gender(seg),
             "address": [xad(r, self.scope, where) for r in seg.reps(11)],
             "telecom": [xtn(r, "home", self.scope, where) for r in seg.reps(13)]
             + [xtn(r, "work", self.scope, where) for r in seg.reps(14)],
             "communication": [{"language": cwe(r, self.scope, where)} for r in seg.reps(15)],
-            "maritalStatus": cwe(seg.rep(16), self.scope, where, V2_TABLE + "0002"),
+            "maritalStatus": cwe(seg.rep(16), self.scope, where, MARITAL_STATUS),
+            "extension": self.patient_extensions(seg),
         }
         self.add_birth_time(patient, seg)
         self.add_deceased(patient, seg)
-        mother = seg.rep(6)
-        if mother is not None and mother.c(1):
-            patient["extension"] = [{"url": "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName",
-                                     "valueString": mother.c(1)}]  # fmt: skip
         if seg.v(24) in ("Y", "N"):
             patient["multipleBirthInteger" if seg.v(25) else "multipleBirthBoolean"] = (
                 int(seg.v(25)) if seg.v(25).isdigit() else seg.v(24) == "Y"
             )
         self.patient = self.add(patient)
+
+    def extra_identifiers(self, seg: Seg) -> list[Json]:
+        """PID-19 (social security, type SB) and PID-20 (driver's licence, type DL)."""
+        out = []
+        for f, type_code in ((19, "SB"), (20, "DL")):
+            value = seg.v(f)
+            if value:
+                system = identifier_system(seg.v(f, 2) if f == 20 else "", "", "", type_code, self.scope,
+                                           self.where(seg, f))  # fmt: skip
+                ident = {"system": system, "value": value,
+                         "type": {"coding": [{"system": V2_TABLE + "0203", "code": type_code}]}}  # fmt: skip
+                if f == 20 and seg.v(f, 3):
+                    ident["period"] = {"end": date_only(seg.v(f, 3), self.scope, self.where(seg, f))}
+                out.append(prune(ident))
+        return out
+
+    def patient_extensions(self, seg: Seg) -> list[Json]:
+        where = self.where(seg)
+        out: list[Json] = []
+        mother = seg.rep(6)
+        if mother is not None and mother.c(1):
+            out.append({"url": EXT + "patient-mothersMaidenName", "valueString": mother.c(1)})
+        religion = cwe(seg.rep(17), self.scope, where, RELIGION)
+        if religion:
+            out.append({"url": EXT + "patient-religion", "valueCodeableConcept": religion})
+        if seg.v(23):
+            out.append({"url": EXT + "patient-birthPlace", "valueAddress": {"text": seg.v(23)}})
+        for r in seg.reps(26):
+            code = cwe(r, self.scope, where)
+            if code:
+                out.append({"url": EXT + "patient-citizenship",
+                            "extension": [{"url": "code", "valueCodeableConcept": code}]})  # fmt: skip
+        nationality = cwe(seg.rep(28), self.scope, where)
+        if nationality:
+            out.append({"url": EXT + "patient-nationality",
+                        "extension": [{"url": "code", "valueCodeableConcept": nationality}]})  # fmt: skip
+        return out
 
     def gender(self, seg: Seg) -> str | None:
         code = seg.v(8)
@@ -237,6 +276,24 @@ class BundleBuilder:
             + [xtn(r, "work", self.scope, where) for r in seg.reps(6)],
         }
         self.add(person)
+        self.add_contact(seg, names)
+
+    def add_contact(self, seg: Seg, names: list[Json | None]) -> None:
+        """NK1 → Patient.contact as well (the IG maps NK1 to both RelatedPerson and contact)."""
+        assert self.patient is not None
+        where = self.where(seg)
+        sex, _ = mapped_code(self.scope, "administrative-gender", "0001", seg.v(15), self.where(seg, 15))
+        contact = prune({
+            "name": next((n for n in names if n), None),
+            "relationship": [cwe(r, self.scope, where, V2_TABLE + "0131") for r in seg.reps(7)],
+            "address": next((a for a in (xad(r, self.scope, where) for r in seg.reps(4)) if a), None),
+            "telecom": [xtn(r, "home", self.scope, where) for r in seg.reps(5)]
+            + [xtn(r, "work", self.scope, where) for r in seg.reps(6)],
+            "gender": sex,
+            "period": {"start": date_only(seg.v(8), self.scope, where), "end": date_only(seg.v(9), self.scope, where)},
+        })  # fmt: skip
+        if contact:
+            self.entries[self.patient].setdefault("contact", []).append(contact)
 
     def seg_mrg(self, seg: Seg) -> None:
         """A40 merge: the retired record is a Patient that points to the surviving one (replaced-by)."""
@@ -496,7 +553,7 @@ class BundleBuilder:
             "subject": self.subject(),
             "encounter": {"reference": self.encounter} if self.encounter else None,
             "effectiveDateTime": dtm(seg.v(14), self.scope, self.where(seg, 14)),
-            "interpretation": [table_code(r, "0078") for r in seg.reps(8)],
+            "interpretation": [cwe(r, self.scope, where, INTERPRETATION) for r in seg.reps(8)],
             "referenceRange": self.reference_range(seg),
             "performer": [self.practitioner(r, self.where(seg, 16)) for r in seg.reps(16)],
             "method": cwe(seg.rep(17), self.scope, where),

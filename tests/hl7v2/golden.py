@@ -11,8 +11,10 @@ apart, because we deliberately never invent such systems (see deliberate_differe
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from adapters.hl7v2.mapper import Hl7v2Mapper
 from mappings.registry import MappingRegistry
 
 MS = Path("/work/shared/hl7v2-samples/ms-fhir-converter")
+DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$")
 IGNORED_KEYS = frozenset({"id", "meta", "reference", "fullUrl", "request", "div"})
 PLACEHOLDER = "example.com/v2-to-fhir-converter"
 TARGET_TYPES = ("Patient", "Encounter", "Observation", "Condition", "AllergyIntolerance", "Immunization",
@@ -37,7 +40,15 @@ def leaves(obj: Any, path: str = "") -> Iterator[tuple[str, str]]:
         for item in obj:
             yield from leaves(item, path)
     else:
-        yield path, json.dumps(obj)
+        yield path, json.dumps(normalise(obj))
+
+
+def normalise(value: Any) -> Any:
+    """A dateTime with an offset is compared as its UTC instant (the reference re-zones them)."""
+    if isinstance(value, str) and DATETIME.match(value):
+        moment = datetime.fromisoformat(value)
+        return moment.astimezone(UTC).isoformat()
+    return value
 
 
 def ours(name: str, registry: MappingRegistry) -> list[dict[str, Any]]:
