@@ -284,6 +284,7 @@ class Evaluation:
     period: Period
     ctx: MapContext
     facility_system: str | None
+    default_facility: str | None = None
     counts: Counter[tuple[str, str, tuple[str, ...]]] = field(default_factory=Counter)
     facilities: set[str] = field(default_factory=set)
     problems: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -311,7 +312,7 @@ class Evaluation:
                 actors = [self.index.get("Organization", p.get("actor")) for p in resource.get("performer") or []]
                 org = next((a for a in actors if a is not None), None)
         if org is None:
-            return None
+            return self.default_facility
         identifiers = org.get("identifier") or []
         chosen = [i for i in identifiers if not self.facility_system or i.get("system") == self.facility_system]
         return str(chosen[0]["value"]) if chosen and chosen[0].get("value") else org.get("id")
@@ -409,16 +410,21 @@ def evaluate(
     *,
     facility_system: str | None = None,
     facilities: Iterable[str] = (),
+    default_facility: str | None = None,
 ) -> Any:
     """Evaluate one Measure definition for one DHIS2 period; a Bundle of MeasureReports (mADX shape).
 
     ``resources`` may be a prebuilt :class:`Index` (build it once when evaluating several measures).
+    Resources whose facility cannot be found (no Encounter.serviceProvider, e.g. from HL7 v2 where the
+    facility is MSH-4) count for ``default_facility`` (or ``ctx.settings['dhis2_org_unit']``, the
+    gateway's own facility) when given, else they are reported (GW-4320).
     """
     indicator = Indicator.from_measure(measure)
     if ctx.mappings is None:
         ctx.mappings = MappingRegistry()
     index = resources if isinstance(resources, Index) else Index.of(resources)
-    run = Evaluation(indicator, index, parse_period(period), ctx, facility_system)
+    default = default_facility or ctx.settings.get("dhis2_org_unit")
+    run = Evaluation(indicator, index, parse_period(period), ctx, facility_system, default)
     run.facilities.update(facilities)
     for group in indicator.groups:
         run.run_group(group)

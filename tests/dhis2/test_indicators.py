@@ -23,6 +23,7 @@ from adapters.dhis2.metadata import demo_snapshot, resolve_option_combos, valida
 from adapters.dhis2.model import flatten
 from bridge.simulators.dhis2 import create_app
 from bridge.upstreams.dhis2.client import Dhis2Client, Dhis2Config
+from mappings.registry import MappingRegistry
 from tests.dhis2.synthetic import FACILITY_SYSTEM, generate, organizations
 
 MEASURES = ["antenatal-visits", "immunizations-by-vaccine", "outpatient-visits-by-icd10-chapter", "tb-new-cases"]
@@ -206,3 +207,64 @@ def test_indicator_output_as_adx_is_accepted_without_coc_uids(resources: list[di
     assert b'SEX="L"' in adx and b'FUND="APBN"' in adx
     result = client.push(adx, "dhis2.adx+xml")
     assert result.ok and result.import_count["imported"] == 24
+
+
+def _adt(n: int, sex: str, born: str, icd: str, day: int) -> bytes:
+    return (
+        "\r".join(
+            [
+                f"MSH|^~\\&|SIMRS|PKM_PUTER|JEMBATAN|DINKES|202401{day:02d}093000||ADT^A03^ADT_A03|MSG{n:04d}|P|2.5",
+                f"EVN|A03|202401{day:02d}093000",
+                f"PID|1||RM-{n:04d}^^^PKM_PUTER^MR||PASIEN^{n}||{born}|{sex}",
+                f"PV1|1|O|POLI-UMUM||||||||||||||||V{n:04d}^^^PKM_PUTER^VN|||||||||||||||||||||||||202401{day:02d}090000",
+                f"DG1|1||{icd}^^I10||202401{day:02d}|F",
+            ]
+        )
+        + "\r"
+    ).encode()
+
+
+def test_end_to_end_from_hl7v2_adt_to_an_accepted_import() -> None:
+    """SIMRS ADT^A03 (PV1 outpatient, DG1 ICD-10) -> FHIR -> TB and outpatient indicators -> DHIS2 import."""
+    from adapters.registry import default_registry
+
+    registry = default_registry()
+    if "hl7v2" not in registry:
+        pytest.skip("the hl7v2 format is not part of this build")
+    fmt = registry.get("hl7v2")
+    messages = [
+        _adt(1, "F", "19900501", "A15.0", 10),
+        _adt(2, "M", "20200101", "A16.2", 11),
+        _adt(3, "M", "19700101", "J18.9", 12),
+        _adt(4, "F", "19850101", "I10", 12),
+    ]
+    resources = []
+    for raw in messages:
+        ctx = MapContext(MappingRegistry())
+        resources.append(fmt.mapper.to_fhir(fmt.codec.parse(raw), ctx).model_dump(mode="json", exclude_none=True))
+    sim = create_app()
+    client = Dhis2Client(
+        Dhis2Config(
+            base_url="http://sim",
+            username="admin",
+            password="district",
+            id_schemes={"idScheme": "code", "orgUnitIdScheme": "code"},
+        ),
+        transport=httpx.WSGITransport(app=sim),
+    )
+    for measure_id, expected in (("tb-new-cases", 8), ("outpatient-visits-by-icd10-chapter", 22)):
+        ctx = MapContext(settings={"dhis2_org_unit": "P3273020201"})
+        bundle = evaluate(load_measure(measure_id), resources, "202401", ctx)
+        assert ctx.outcome.ok, ctx.outcome.issues
+        dvs = to_data_value_set(bundle)
+        counted = {r.value.category_options: r.value.value for r in flatten(dvs) if r.value.value != "0"}
+        if measure_id == "tb-new-cases":
+            assert counted == {(("SEX", "P"), ("AGE_TB", "A15_44")): "1", (("SEX", "L"), ("AGE_TB", "A0_4")): "1"}
+        else:
+            assert counted == {
+                (("ICD10_CHAPTER", "CH01"),): "2",
+                (("ICD10_CHAPTER", "CH10"),): "1",
+                (("ICD10_CHAPTER", "CH09"),): "1",
+            }
+        result = client.push(AdxCodec().serialize(dvs), "dhis2.adx+xml")
+        assert result.ok and result.import_count["imported"] == expected, result.raw
