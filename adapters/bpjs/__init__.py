@@ -5,6 +5,7 @@ Formats registered here:
 * ``bpjs.vclaim.rujukan`` — decrypted VClaim rujukan lookup response ``{"rujukan": {...}}``
 * ``bpjs.vclaim.rujukan-insert`` — Rujukan 2.0 insert request ``{"request": {"t_rujukan": {...}}}``
 * ``bpjs.pcare.kunjungan`` — PCare kunjungan body with ``rujukLanjut``
+* ``bpjs.pcare.rujukan`` — PCare referral, ``kunjungan/rujukan/{noKunjungan}`` response
 * ``bpjs.json`` — any BPJS payload whose kind is recognised from its keys (validation only)
 
 and the conformance profile ``bpjs`` (schema + field rules, message ids GW-42xx).
@@ -54,9 +55,15 @@ def _lookup_key(model: Any) -> str | None:
     return number if isinstance(number, str) and number else None
 
 
+def _pcare_key(model: Any) -> str | None:
+    number = (getattr(model, "data", None) or {}).get("noRujukan")
+    return number if isinstance(number, str) and number else None
+
+
 def register(registry: Any) -> None:
     from adapters.bpjs.insert_fhir import insert_from_fhir, insert_to_fhir
     from adapters.bpjs.pcare_fhir import kunjungan_from_fhir, kunjungan_to_fhir
+    from adapters.bpjs.pcare_rujukan_fhir import pcare_rujukan_from_fhir, pcare_rujukan_to_fhir
     from adapters.bpjs.rujukan_fhir import rujukan_from_fhir, rujukan_to_fhir
 
     profile = BpjsProfileValidator()
@@ -84,6 +91,14 @@ def register(registry: Any) -> None:
             kunjungan_from_fhir,
             None,
             "BPJS PCare kunjungan body with rujukLanjut (dates dd-MM-yyyy)",
+        ),
+        (
+            "bpjs.pcare.rujukan",
+            "pcare-rujukan",
+            pcare_rujukan_to_fhir,
+            pcare_rujukan_from_fhir,
+            _pcare_key,
+            "BPJS PCare referral (kunjungan/rujukan/{noKunjungan} response, dates dd-MM-yyyy)",
         ),
     ]
     for format_id, kind, to_fhir, from_fhir, key, description in specs:

@@ -40,6 +40,8 @@ SYS = {
     "ppk": "urn:jembatan:identifier:bpjs-ppk",
     "dokter": "urn:jembatan:identifier:bpjs-dokter",
     "kunjungan": "urn:jembatan:identifier:bpjs-pcare-kunjungan",
+    "kc": "urn:jembatan:identifier:bpjs-kantor-cabang",
+    "kr": "urn:jembatan:identifier:bpjs-kedeputian-wilayah",
     "nik": NIK,
     "mr": "urn:jembatan:identifier:mr",
 }

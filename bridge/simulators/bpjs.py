@@ -662,6 +662,16 @@ def _ref_dokter(jns: str, date: str, kode: str) -> Response:
 
 # ------------------------------------------------------------------ PCare
 
+_KC = {
+    "kdKC": "1301",
+    "nmKC": "MALANG",
+    "alamat": None,
+    "telp": None,
+    "fax": None,
+    "kdKR": {"kdKR": "13", "nmKR": "KEDEPUTIAN WILAYAH JAWA TIMUR", "alamat": None, "telp": None, "fax": None},
+    "dati": {"kdProp": "15", "kdDati": "0227", "nmDati": "KAB. MALANG"},
+}
+
 
 def _pcare_rujukan(number: str) -> Response:
     visit = _state().kunjungan.get(number)
@@ -669,14 +679,15 @@ def _pcare_rujukan(number: str) -> Response:
         raise Reject(204, "NO_CONTENT")
     member = _state().members[visit["noKartu"]]
     rujuk = visit["rujukLanjut"]
+    target = (rujuk.get("subSpesialis") or {}).get("kdSubSpesialis1") or (rujuk.get("khusus") or {}).get("kdKhusus")
     return _envelope(
         200,
         "OK",
         {
             "noRujukan": number,
-            "ppk": {"kdPPK": rujuk["kdppk"], "nmPPK": _name("faskes2", rujuk["kdppk"])},
+            "ppk": {"kdPPK": rujuk["kdppk"], "nmPPK": _name("faskes2", rujuk["kdppk"]), "alamat": None, "kc": _KC},
             "tglKunjungan": visit["tglDaftar"],
-            "poli": {"kdPoli": visit.get("kdPoli") or "", "nmPoli": ""},
+            "poli": {"kdPoli": target or "-", "nmPoli": ""},
             "nokaPst": member["noKartu"],
             "nmPst": member["nama"],
             "tglLahir": dt.date.fromisoformat(member["tglLahir"]).strftime("%d-%m-%Y"),
@@ -689,6 +700,7 @@ def _pcare_rujukan(number: str) -> Response:
             "catatan": visit.get("keluhan"),
             "dokter": {"kdDokter": visit["kdDokter"], "nmDokter": ""},
             "tacc": None,
+            "infoDenda": None,
             "tglEstRujuk": rujuk["tglEstRujuk"],
         },
     )

@@ -99,3 +99,38 @@ KUNJUNGAN = {
     "terapiNonObat": "istirahat",
     "bmhp": None,
 }
+
+PCARE_RUJUKAN = {
+    "noRujukan": "030107011126Y000123",
+    "ppk": {
+        "kdPPK": "0301R001",
+        "nmPPK": "RSUD KANJURUHAN",
+        "alamat": "Jl. Panji 100, Kepanjen",
+        "kc": {
+            "kdKC": "1301",
+            "nmKC": "MALANG",
+            "alamat": None,
+            "telp": "0341123456",
+            "fax": None,
+            "kdKR": {"kdKR": "13", "nmKR": "KEDEPUTIAN WILAYAH JAWA TIMUR", "alamat": None, "telp": None, "fax": None},
+            "dati": {"kdProp": "15", "kdDati": "0227", "nmDati": "KAB. MALANG"},
+        },
+    },
+    "tglKunjungan": "20-11-2026",
+    "poli": {"kdPoli": "JAN", "nmPoli": "JANTUNG DAN PEMBULUH DARAH"},
+    "nokaPst": "0001234567890",
+    "nmPst": "SITI AMINAH",
+    "tglLahir": "05-01-1980",
+    "pisa": "1",
+    "ketPisa": "Peserta",
+    "sex": "P",
+    "diag1": {"kdDiag": "I20.9", "nmDiag": "Angina pectoris, unspecified"},
+    "diag2": {"kdDiag": "E11.9", "nmDiag": "Type 2 diabetes mellitus without complications"},
+    "diag3": None,
+    "catatan": "",
+    "dokter": {"kdDokter": "123456", "nmDokter": "dr. Rina"},
+    "tacc": None,
+    "infoDenda": None,
+    "tglEstRujuk": "23-11-2026",
+    "tglAkhirRujuk": "21-02-2027",
+}

@@ -234,3 +234,50 @@ def simrs_service_requests(draw: st.DrawFn) -> dict:
             {"fullUrl": "Organization/o1", "resource": org},
         ],
     }
+
+
+_ntext = nullable(free_text)
+_diag = st.fixed_dictionaries({"kdDiag": icd10, "nmDiag": free_text})
+_contact = {
+    "alamat": _ntext,
+    "telp": nullable(st.from_regex(r"0[0-9]{6,11}", fullmatch=True)),
+    "fax": nullable(st.from_regex(r"0[0-9]{6,11}", fullmatch=True)),
+}
+_kr = st.fixed_dictionaries({"kdKR": _code, "nmKR": free_text, **_contact})
+_dati = st.fixed_dictionaries({"kdProp": _code, "kdDati": _code, "nmDati": free_text})
+_kc = st.fixed_dictionaries(
+    {"kdKC": _code, "nmKC": free_text, **_contact, "kdKR": nullable(_kr), "dati": nullable(_dati)}
+)
+
+
+@st.composite
+def pcare_rujukan(draw: st.DrawFn) -> dict:
+    """The PCare ``kunjungan/rujukan`` answer (FKTP referral), diag3 only after diag2."""
+    diag2 = draw(nullable(_diag))
+    doc = {
+        "noRujukan": draw(st.from_regex(r"[0-9]{12}Y[0-9]{6}", fullmatch=True)),
+        "ppk": draw(
+            st.fixed_dictionaries(
+                {"kdPPK": st.one_of(ppk_rs, ppk_fktp), "nmPPK": free_text, "alamat": _ntext, "kc": nullable(_kc)}
+            )
+        ),
+        "tglKunjungan": draw(pcare),
+        "poli": {"kdPoli": draw(st.one_of(poli, _code)), "nmPoli": draw(free_text)},
+        "nokaPst": draw(digits(13)),
+        "nmPst": draw(free_text),
+        "tglLahir": draw(pcare),
+        "pisa": draw(st.from_regex(r"[0-9]", fullmatch=True)),
+        "ketPisa": draw(free_text),
+        "sex": draw(st.sampled_from(["L", "P"])),
+        "diag1": draw(_diag),
+        "diag2": diag2,
+        "diag3": draw(nullable(_diag)) if diag2 else None,
+        "catatan": draw(_ntext),
+        "dokter": {"kdDokter": draw(_code), "nmDokter": draw(free_text)},
+        "tacc": draw(nullable(st.fixed_dictionaries({"nmTacc": some_text, "alasanTacc": _ntext}))),
+        "infoDenda": draw(_ntext),
+    }
+    for key, strategy in (("tglEstRujuk", pcare), ("tglAkhirRujuk", pcare), ("jadwal", free_text)):
+        if draw(st.booleans()):
+            doc[key] = draw(strategy)
+    return doc

@@ -339,3 +339,19 @@ def test_dates_and_config():
     proxied = BpjsClient(BpjsConfig(cons_id="1", secret="s", proxy="http://proxy.example:3128"))
     assert proxied._http._mounts  # an egress proxy is mounted for every request
     proxied.close()
+
+
+def test_pcare_referral_maps_to_fhir(bpjs_client):
+    from adapters.base import MapContext
+    from adapters.bpjs.mapper import to_bundle_model
+    from adapters.bpjs.pcare_rujukan_fhir import pcare_rujukan_to_fhir
+    from mappings.registry import MappingRegistry
+
+    visit = dict(KUNJUNGAN, tglDaftar=pcare_date(TODAY), tglPulang=pcare_date(TODAY))
+    number = bpjs_client.pcare_insert_kunjungan(visit)["message"]
+    bundle = to_bundle_model(pcare_rujukan_to_fhir(bpjs_client.pcare_rujukan(number), MapContext(MappingRegistry())))
+    data = bundle.model_dump(mode="json", exclude_none=True)
+    kinds = [e["resource"]["resourceType"] for e in data["entry"]]
+    assert kinds.count("Organization") == 3  # target PPK, its KC, the KR
+    sr = data["entry"][0]["resource"]
+    assert sr["identifier"][0]["value"] == number and sr["authoredOn"] == TODAY.isoformat()

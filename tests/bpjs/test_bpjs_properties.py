@@ -8,7 +8,14 @@ from adapters.bpjs.schemas import schema_issues
 from adapters.fhir.codec import FhirJsonCodec
 from adapters.registry import FormatRegistry
 from mappings.registry import MappingRegistry
-from tests.bpjs.strategies import pcare_kunjungan, rujukan_fktp, rujukan_insert, rujukan_rs, simrs_service_requests
+from tests.bpjs.strategies import (
+    pcare_kunjungan,
+    pcare_rujukan,
+    rujukan_fktp,
+    rujukan_insert,
+    rujukan_rs,
+    simrs_service_requests,
+)
 
 MAPS = MappingRegistry()
 REGISTRY = FormatRegistry()
@@ -63,3 +70,8 @@ def test_fhir_to_insert_to_fhir_is_stable(bundle):
     second = fmt.mapper.from_fhir(FHIR.parse(fhir_1), ctx)
     assert second.data == first.data
     assert FHIR.serialize(fmt.mapper.to_fhir(second, ctx)) == fhir_1
+
+
+@given(pcare_rujukan())
+def test_pcare_rujukan_round_trips_exactly(doc):
+    _check("bpjs.pcare.rujukan", "pcare-rujukan", doc)

@@ -10,7 +10,7 @@ from adapters.bpjs.models import BpjsPayload, detect_kind, normalise
 from adapters.bpjs.rules import BpjsProfileValidator, BpjsSchemaValidator
 from adapters.registry import FormatRegistry
 from bridge.errors import DecodeError
-from tests.bpjs.bpjs_samples import INSERT, KUNJUNGAN, RUJUKAN_FKTP, RUJUKAN_RS
+from tests.bpjs.bpjs_samples import INSERT, KUNJUNGAN, PCARE_RUJUKAN, RUJUKAN_FKTP, RUJUKAN_RS
 
 PROFILE = BpjsProfileValidator()
 
@@ -26,7 +26,7 @@ def _insert(**changes):
     return BpjsPayload("vclaim-rujukan-insert", doc)
 
 
-@pytest.mark.parametrize("doc", [RUJUKAN_FKTP, RUJUKAN_RS, INSERT, KUNJUNGAN])
+@pytest.mark.parametrize("doc", [RUJUKAN_FKTP, RUJUKAN_RS, INSERT, KUNJUNGAN, PCARE_RUJUKAN])
 def test_samples_are_clean(doc):
     assert PROFILE.validate(doc, MapContext()).issues == []
 
@@ -194,7 +194,13 @@ def test_register_formats_and_profile():
     registry = FormatRegistry()
     register(registry)
     ids = [f.format_id for f in registry]
-    assert ids == ["bpjs.json", "bpjs.pcare.kunjungan", "bpjs.vclaim.rujukan", "bpjs.vclaim.rujukan-insert"]
+    assert ids == [
+        "bpjs.json",
+        "bpjs.pcare.kunjungan",
+        "bpjs.pcare.rujukan",
+        "bpjs.vclaim.rujukan",
+        "bpjs.vclaim.rujukan-insert",
+    ]
     fmt, validators = registry.checker("bpjs")
     assert fmt.format_id == "bpjs.json" and isinstance(validators[0], BpjsProfileValidator)
     insert = registry.get("bpjs.vclaim.rujukan-insert")

@@ -33,6 +33,7 @@ def test_every_kind_has_a_valid_schema_and_nothing_else():
         ("rujukan-fktp", "bpjs.vclaim.rujukan"),
         ("rujukan-insert", "bpjs.vclaim.rujukan-insert"),
         ("pcare-kunjungan", "bpjs.pcare.kunjungan"),
+        ("pcare-rujukan", "bpjs.pcare.rujukan"),
     ],
 )
 def test_golden_fhir_output(name, format_id):
