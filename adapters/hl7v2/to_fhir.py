@@ -318,15 +318,18 @@ class BundleBuilder:
             eid = resource_id("Encounter", ident["system"], ident["value"])
         else:
             eid = resource_id("Encounter", self.patient or "", seg.v(44) or self.message.control_id)
-        cls_code, cls_system = mapped_code(
-            self.scope, "v2-0004-to-encounter-class", "0004", seg.v(2), self.where(seg, 2)
-        )
+        cls = None
+        if seg.v(2) and self.ctx.mappings is not None:
+            cls = self.ctx.translate(
+                "v2-0004-to-encounter-class", V2_TABLE + "0004", seg.v(2), expression=self.where(seg, 2)
+            )
+        cls_code, cls_system = (cls.target, cls.target_system) if cls else (None, None)
         encounter: Json = {
             "resourceType": "Encounter",
             "id": eid,
             "identifier": [ident],
             "status": self.encounter_status(seg),
-            "class": {"system": cls_system, "code": cls_code} if cls_code else
+            "class": {"system": cls_system, "code": cls_code, "display": cls.display if cls else None} if cls_code else
             {"system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "code": "UNK"},
             "type": [table_code(seg.rep(4), "0007")],
             "serviceType": cwe(seg.rep(10), self.scope, where, V2_TABLE + "0069"),
@@ -352,8 +355,8 @@ class BundleBuilder:
             for rep in seg.reps(f):
                 ref = self.practitioner(rep, self.where(seg, f))
                 if ref:
-                    out.append({"type": [{"coding": [{"system": PARTICIPATION, "code": code, "display": display}]}],
-                                "individual": ref})  # fmt: skip
+                    kind = {"coding": [{"system": PARTICIPATION, "code": code}], "text": display}
+                    out.append({"type": [kind], "individual": ref})
         return out
 
     def locations(self, seg: Seg) -> list[Json]:
@@ -458,7 +461,11 @@ class BundleBuilder:
             "recordedDate": dtm(seg.v(19), self.scope, self.where(seg, 19)),
             "asserter": self.practitioner(seg.rep(16), self.where(seg, 16)),
         }  # fmt: skip
-        self.add(condition)
+        ref = self.add(condition)
+        if self.encounter:
+            rank = seg.v(15)
+            diagnosis = prune({"condition": {"reference": ref}, "rank": int(rank) if rank.isdigit() else None})
+            self.entries[self.encounter].setdefault("diagnosis", []).append(diagnosis)
 
     def seg_pr1(self, seg: Seg) -> None:
         code = cwe(seg.rep(3), self.scope, self.where(seg, 3))
