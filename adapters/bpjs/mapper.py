@@ -16,12 +16,28 @@ from adapters.base import MapContext
 from adapters.bpjs.insert_fhir import insert_from_fhir, insert_to_fhir
 from adapters.bpjs.models import BpjsPayload
 from adapters.bpjs.rujukan_fhir import rujukan_from_fhir, rujukan_to_fhir
-from bridge.errors import MappingError
+from bridge.errors import GatewayError, MappingError
+from conformance.outcome import Issue
 
-__all__ = ["BpjsMapper", "as_fhir_dict", "to_bundle_model"]
+__all__ = ["BpjsMapper", "as_fhir_dict", "lost_fields", "to_bundle_model"]
 
 ToFhir = Callable[[dict[str, Any], MapContext], dict[str, Any]]
 FromFhir = Callable[[dict[str, Any], MapContext], dict[str, Any]]
+
+
+def lost_fields(original: Any, back: Any, path: str = "") -> list[str]:
+    """JSON pointers of non-null values in ``original`` that ``back`` does not reproduce."""
+    if isinstance(original, dict):
+        other = back if isinstance(back, dict) else {}
+        return [p for k, v in original.items() for p in lost_fields(v, other.get(k), f"{path}/{k}")]
+    if isinstance(original, list):
+        other_list = back if isinstance(back, list) else []
+        return [
+            p
+            for i, v in enumerate(original)
+            for p in lost_fields(v, other_list[i] if i < len(other_list) else None, f"{path}/{i}")
+        ]
+    return [] if original is None or original == back else [path or "/"]
 
 
 def as_fhir_dict(resource: Any) -> dict[str, Any]:
@@ -50,8 +66,26 @@ class BpjsMapper:
         self._from = from_fhir
 
     def to_fhir(self, model: BpjsPayload | dict[str, Any], ctx: MapContext) -> Bundle:
+        """The Bundle; input fields FHIR does not carry (fields the catalogue does not list) are
+        reported as GW-2420 warnings and listed in ``ctx.unused``."""
         data = model.data if isinstance(model, BpjsPayload) else model
-        return to_bundle_model(self._to(data, ctx))
+        bundle = self._to(data, ctx)
+        self._report_lost(data, bundle, ctx)
+        return to_bundle_model(bundle)
+
+    def _report_lost(self, data: Any, bundle: dict[str, Any], ctx: MapContext) -> None:
+        scratch = MapContext(ctx.mappings, ctx.pins, ctx.settings, terminology=ctx.terminology)
+        try:
+            back = self._from(bundle, scratch)
+        except GatewayError:
+            return
+        for where in lost_fields(data, back):
+            ctx.unused.append(where)
+            ctx.report(
+                Issue.warning(
+                    "informational", f"{where} is not carried into FHIR", location=where, message_id="GW-2420"
+                )
+            )
 
     def to_fhir_json(self, model: BpjsPayload | dict[str, Any], ctx: MapContext) -> dict[str, Any]:
         return self._to(model.data if isinstance(model, BpjsPayload) else model, ctx)

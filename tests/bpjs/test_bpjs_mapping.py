@@ -199,3 +199,29 @@ def test_pcare_khusus_referral_round_trip(formats):
 def test_missing_referral_number_is_a_mapping_error(formats):
     with pytest.raises(MappingError):
         formats.get("bpjs.vclaim.rujukan").mapper.to_fhir({"rujukan": {}}, ctx())
+
+
+def test_fields_fhir_does_not_carry_are_reported(formats):
+    doc = copy.deepcopy(RUJUKAN_FKTP)
+    doc["rujukan"]["satuSehatRujukan"] = {"kodeFaskesSatuSehat": "100011111"}
+    c = ctx()
+    formats.get("bpjs.vclaim.rujukan").mapper.to_fhir(doc, c)
+    assert c.unused == ["/rujukan/satuSehatRujukan/kodeFaskesSatuSehat"]
+    assert [i.message_id for i in c.outcome.issues] == ["GW-2420"] and c.outcome.ok
+
+
+def test_nothing_is_reported_lost_for_catalogue_payloads(formats):
+    for format_id, doc in [
+        ("bpjs.vclaim.rujukan", RUJUKAN_RS),
+        ("bpjs.vclaim.rujukan-insert", INSERT),
+        ("bpjs.pcare.kunjungan", KUNJUNGAN),
+    ]:
+        c = ctx()
+        formats.get(format_id).mapper.to_fhir(doc, c)
+        assert c.unused == [] and c.outcome.issues == []
+
+
+def test_lost_fields_helper():
+    from adapters.bpjs.mapper import lost_fields
+
+    assert lost_fields({"a": {"b": 1, "c": None}, "d": [1, 2]}, {"a": {"b": 1}, "d": [1]}) == ["/d/1"]
