@@ -103,7 +103,7 @@ def baseline(messages: list[bytes], seconds: float) -> float:
     return count / (time.perf_counter() - started)
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) >= 2 else (values[0] if values else 0.0)
 
 

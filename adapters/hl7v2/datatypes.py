@@ -47,6 +47,7 @@ class Seg:
 
     def __init__(self, segment: hl7.Segment, esc: str = "\\", separators: str = "\r|~^&", index: int = 0) -> None:
         self.segment, self.esc, self.separators, self.index = segment, esc, separators, index
+        self.occurrence = 1
         self.id = str(segment[0])
 
     def reps(self, f: int) -> list[Rep]:

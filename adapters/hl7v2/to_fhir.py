@@ -57,6 +57,10 @@ class BundleBuilder:
         self.ctx = ctx
         esc, seps = message.message.esc, message.message.separators
         self.segments = [Seg(s, esc, seps, i) for i, s in enumerate(message.message, start=1)]
+        seen: dict[str, int] = {}
+        for seg in self.segments:  # locations use the occurrence of the segment id (ERR-2.2), ids the position
+            seen[seg.id] = seen.get(seg.id, 0) + 1
+            seg.occurrence = seen[seg.id]
         self.scope = Scope(ctx, sender=message.get("MSH-4.1") or message.get("MSH-3.1"))
         self.entries: dict[str, Json] = {}
         self.patient: str | None = None
@@ -80,7 +84,7 @@ class BundleBuilder:
         return ref
 
     def where(self, seg: Seg, f: int | None = None) -> str:
-        return f"{seg.id}[{seg.index}]" + (f"-{f}" if f else "")
+        return f"{seg.id}[{seg.occurrence}]" + (f"-{f}" if f else "")
 
     def subject(self) -> Json | None:
         return {"reference": self.patient} if self.patient else None
@@ -102,7 +106,7 @@ class BundleBuilder:
             handler = getattr(self, f"seg_{seg.id.lower()}", None)
             if handler is None:
                 if seg.id not in HANDLED:
-                    self.ctx.unused.append(f"{seg.id}[{seg.index}]")
+                    self.ctx.unused.append(f"{seg.id}[{seg.occurrence}]")
                 continue
             handler(seg)
         return list(self.entries.values())
