@@ -1,4 +1,4 @@
-"""BPJS Kesehatan upstream (VClaim / PCare): HTTP client, configuration defaults, ``jembatan bpjs check``.
+"""BPJS Kesehatan upstream (VClaim / PCare): HTTP client, outbox destination ``bpjs``, ``jembatan bpjs check``.
 
 Settings live in ``app.config["UPSTREAMS"]["bpjs"]`` (keys of :class:`BpjsConfig`: ``cons_id``,
 ``secret``, ``user_keys``, ``environment``, ``base_urls``, ``proxy``, ``timeout`` …).
@@ -14,8 +14,18 @@ from flask.cli import with_appcontext
 
 from bridge.errors import GatewayError
 from bridge.upstreams.bpjs.client import BASE_URLS, BpjsClient, BpjsConfig, BpjsRejected, BpjsUnavailable
+from bridge.upstreams.bpjs.destination import BpjsDestination, register_destination_type
 
-__all__ = ["BASE_URLS", "BpjsClient", "BpjsConfig", "BpjsRejected", "BpjsUnavailable", "client_from_app", "init_app"]
+__all__ = [
+    "BASE_URLS",
+    "BpjsClient",
+    "BpjsConfig",
+    "BpjsDestination",
+    "BpjsRejected",
+    "BpjsUnavailable",
+    "client_from_app",
+    "init_app",
+]
 
 DEFAULTS: dict[str, Any] = {"environment": "development", "timeout": 8.0, "connect_timeout": 3.0, "skew_warning": 60.0}
 TRANSPORT_KEY = "bpjs.transport"  # tests put an httpx transport (e.g. the simulator) here
@@ -54,7 +64,8 @@ def check_command() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Configuration defaults and the ``jembatan bpjs`` commands (the client is built on demand)."""
+    """Configuration defaults, the ``jembatan bpjs`` commands and the outbox destination type ``bpjs``."""
     upstreams = app.config.setdefault("UPSTREAMS", {})
     upstreams["bpjs"] = {**DEFAULTS, **(upstreams.get("bpjs") or {})}
     app.cli.add_command(bpjs_group)
+    register_destination_type()
