@@ -171,7 +171,7 @@ def cwe(rep: Rep | None, scope: Scope, where: str, default_system: str | None = 
         return None
     codings = []
     for base in (1, 4):
-        code, display, system = rep.c(base), rep.c(base + 1), rep.c(base + 2)
+        code, display, system = _code(rep.c(base)), rep.c(base + 1), rep.c(base + 2)
         if code:
             uri = code_system(system, scope, where) if system else default_system
             codings.append(prune({"system": uri, "code": code, "display": display}))
@@ -185,7 +185,12 @@ def table_code(rep: Rep | None, table: str) -> Json | None:
     """A code from an HL7 table (ID/IS or CWE.1) as a CodeableConcept in that v2 table's system."""
     if rep is None or not rep.c(1):
         return None
-    return prune({"coding": [{"system": V2_TABLE + table, "code": rep.c(1), "display": rep.c(2)}]})
+    return prune({"coding": [{"system": V2_TABLE + table, "code": _code(rep.c(1)), "display": rep.c(2)}]})
+
+
+def _code(text: str) -> str:
+    """FHIR ``code`` allows no leading, trailing or repeated white space."""
+    return " ".join(text.split())
 
 
 def mapped_code(

@@ -519,7 +519,13 @@ class BundleBuilder:
         order.setdefault("identifier", [])
         order["code"] = code
         order.setdefault("requester", self.practitioner(seg.rep(16), self.where(seg, 16)))
-        order_ref = self.add(order)
+        order_ref = f"ServiceRequest/{order['id']}"
+        order["subject"] = order.get("subject") or self.subject()
+        if self.patient:
+            self.add(order)
+        else:
+            self.ctx.report(Issue("warning", "required", "no PID before the order: ServiceRequest (subject 1..1) "
+                                  "not produced", location=(self.where(seg),), message_id="GW-1347"))  # fmt: skip
         key = filler or placer
         rid = resource_id("DiagnosticReport", key["system"], key["value"]) if key else resource_id(
             "DiagnosticReport", order_ref, str(seg.index))  # fmt: skip
@@ -530,7 +536,7 @@ class BundleBuilder:
             status = target or "unknown"
         report = {
             "resourceType": "DiagnosticReport", "id": rid, "identifier": [filler or placer],
-            "basedOn": [{"reference": order_ref}], "status": status, "code": code,
+            "basedOn": [{"reference": order_ref}] if self.patient else [], "status": status, "code": code,
             "subject": self.subject(),
             "encounter": {"reference": self.encounter} if self.encounter else None,
             "effectiveDateTime": dtm(seg.v(7), self.scope, self.where(seg, 7)),
@@ -729,7 +735,7 @@ class BundleBuilder:
             "identifier": [ident], "status": "booked",
             "appointmentType": cwe(seg.rep(8), self.scope, self.where(seg, 8)),
             "reasonCode": [cwe(seg.rep(7), self.scope, self.where(seg, 7))],
-            "minutesDuration": _num(seg.v(9)) if isinstance(_num(seg.v(9)), int) else None,
+            "minutesDuration": _positive_int(seg.v(9)),
             "participant": [{"actor": self.subject(), "status": "accepted"}] if self.patient else
             [{"status": "needs-action"}],
         }  # fmt: skip
@@ -757,6 +763,10 @@ def _code_key(concept: Json) -> str:
     if codings:
         return f"{codings[0].get('system', '')}|{codings[0].get('code', '')}"
     return str(concept.get("text", ""))
+
+
+def _positive_int(text: str) -> int | None:
+    return int(text) if text.isdigit() and int(text) > 0 else None
 
 
 def _num(text: str) -> int | float | None:

@@ -3,10 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from adapters.base import MapContext
 from adapters.hl7v2.codec import Hl7v2Codec
 from adapters.hl7v2.mapper import Hl7v2Mapper
+from bridge.errors import GatewayError
 from mappings.registry import MappingRegistry
 
 REGISTRY = MappingRegistry()
@@ -101,3 +104,17 @@ def test_unmapped_sex_is_reported(sex: str) -> None:
     bundle, ctx = run(ADT.replace("|19800101|M|", f"|19800101|{sex}|"))
     assert "gender" not in of_type(bundle, "Patient")[0]
     assert any(i.message_id == "GW-2201" and "PID[1]-8" in i.expression for i in ctx.outcome.issues)
+
+
+FIELD = st.text(alphabet=st.sampled_from("0123456789ABZ^&~\\.-+ :"), max_size=25)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["PID", "PV1", "OBR", "OBX", "DG1", "AL1", "NK1", "RXA", "SPM", "ORC"]),
+                          st.lists(FIELD, max_size=40)), min_size=1, max_size=6))  # fmt: skip
+def test_mapping_arbitrary_fields_never_crashes(segments: list[tuple[str, list[str]]]) -> None:
+    body = "".join(f"{sid}|{'|'.join(fields)}\r" for sid, fields in segments)
+    raw = "MSH|^~\\&|S|F|||20240101||ORU^R01|1|P|2.5\r" + body
+    try:
+        run(raw)
+    except GatewayError:
+        pass
