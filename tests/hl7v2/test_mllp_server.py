@@ -128,3 +128,55 @@ def test_storage_failure_sends_no_ack(mllp_app: Flask) -> None:
         assert send_messages("127.0.0.1", handle.port, [message("X1")]) == []
     finally:
         handle.close()
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return cert_path, key_path
+
+
+def test_tls(mllp_app: Flask, tmp_path: Path) -> None:
+    import ssl
+
+    cert, key = self_signed(tmp_path)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    handle = start_mllp_server(mllp_app, "127.0.0.1", 0, ssl_context=server_ctx)
+    try:
+        with socket.create_connection(("127.0.0.1", handle.port), timeout=5) as plain:  # a plaintext client
+            plain.sendall(frame(message("P1")))
+            try:
+                assert plain.recv(100) == b""  # closed without an ACK
+            except ConnectionResetError:
+                pass
+        client_ctx = ssl.create_default_context(cafile=str(cert))
+        with socket.create_connection(("127.0.0.1", handle.port), timeout=5) as raw_sock:
+            with client_ctx.wrap_socket(raw_sock, server_hostname="localhost") as sock:
+                sock.sendall(frame(message("T1")))
+                reader, got = FrameReader(), []
+                while not got:
+                    got = reader.feed(sock.recv(4096))
+        ack = parse_ack(got[0])
+        assert ack.get("MSA-1") == "AA" and ack.get("MSA-2") == "T1"
+    finally:
+        handle.close()
