@@ -21,12 +21,13 @@ from lxml import etree
 
 from adapters.dhis2.model import AdxDocument, DataValue, DataValueSet, to_adx_document
 from adapters.dhis2.periods import canonical, to_adx
-from adapters.dhis2.safexml import check_count, local_name, parse_bool, parse_xml
+from adapters.dhis2.safexml import check_count, parse_bool, parse_xml
 from bridge.errors import CodecError, DecodeError
 
 ADX_NS = "urn:ihe:qrph:adx:2015"
 MEDIA_TYPE = "application/adx+xml"
 XSD_PATH = Path(__file__).with_name("adx.xsd")
+_ANNOTATION, _DATA_VALUE, _GROUP = (f"{{{ADX_NS}}}{n}" for n in ("annotation", "dataValue", "group"))
 _XS = "{http://www.w3.org/2001/XMLSchema}"
 DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 NCNAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
@@ -38,14 +39,14 @@ _VALUE_FIELDS = {
     "created": "created",
     "lastUpdated": "last_updated",
 }
-_VALUE_KNOWN = {*_VALUE_FIELDS, "value", "followup", "followUp", "deleted"}
+_VALUE_KNOWN = frozenset({*_VALUE_FIELDS, "value", "followup", "followUp", "deleted"})
 _GROUP_FIELDS = {
     "orgUnit": "org_unit",
     "dataSet": "data_set",
     "completeDate": "complete_date",
     "attributeOptionCombo": "attribute_option_combo",
 }
-_GROUP_KNOWN = {*_GROUP_FIELDS, "period"}
+_GROUP_KNOWN = frozenset({*_GROUP_FIELDS, "period"})
 
 
 @lru_cache(maxsize=2)
@@ -73,21 +74,26 @@ def validate(root: etree._Element, require_exported: bool) -> None:
         raise DecodeError("GW-1520", f"ADX schema: {err.message}", location=f"line {err.line}")
 
 
-def _pairs(el: etree._Element, known: set[str]) -> tuple[tuple[str, str], ...]:
+def _pairs(el: etree._Element, known: frozenset[str]) -> tuple[tuple[str, str], ...]:
     return tuple((k, v) for k, v in el.attrib.items() if "{" not in k and k not in known)  # type: ignore[misc]
 
 
 def _read_value(el: etree._Element, where: str) -> DataValue:
-    kw = {attr: el.get(key) for key, attr in _VALUE_FIELDS.items()}
-    value = el.get("value")
-    note = el.find(f"{{{ADX_NS}}}annotation")
-    if note is not None and value is not None and DECIMAL.match(value) and float(value) == 0:
-        value = note.text or ""
+    attrs: dict[str, str] = dict(el.attrib)  # type: ignore[arg-type]
+    kw = {attr: attrs.pop(key, None) for key, attr in _VALUE_FIELDS.items()}
+    value = attrs.pop("value", None)
+    lower, upper = attrs.pop("followup", None), attrs.pop("followUp", None)
+    follow = lower if lower is not None else upper
+    deleted = attrs.pop("deleted", None)
+    if len(el):  # only an <annotation> child is allowed by the schema
+        note = el.find(_ANNOTATION)
+        if note is not None and value is not None and DECIMAL.match(value) and float(value) == 0:
+            value = note.text or ""
     return DataValue(
         value=value,
-        follow_up=parse_bool(el.get("followup", el.get("followUp")), f"{where}@followup"),
-        deleted=parse_bool(el.get("deleted"), f"{where}@deleted"),
-        category_options=_pairs(el, _VALUE_KNOWN),
+        follow_up=None if follow is None else parse_bool(follow, f"{where}@followup"),
+        deleted=None if deleted is None else parse_bool(deleted, f"{where}@deleted"),
+        category_options=tuple((k, v) for k, v in attrs.items() if k[0] != "{"),
         **kw,  # type: ignore[arg-type]
     )
 
@@ -98,7 +104,7 @@ def _read_group(el: etree._Element, index: int) -> DataValueSet:
         period = canonical(el.get("period", ""))
     except DecodeError as exc:
         raise DecodeError("GW-1521", exc.message, location=f"{where}@period") from exc
-    values = [v for v in el if isinstance(v.tag, str) and local_name(v) == "dataValue"]
+    values = [v for v in el if v.tag == _DATA_VALUE]
     return DataValueSet(
         data_values=tuple(_read_value(v, f"{where}/dataValue[{i}]") for i, v in enumerate(values)),
         period=period,
@@ -113,39 +119,53 @@ def from_element(root: etree._Element, *, require_exported: bool = False, lenien
     if lenient:
         _strip_extra_children(root)
     validate(root, require_exported)
-    groups = [g for g in root if isinstance(g.tag, str) and local_name(g) == "group"]
+    groups = [g for g in root if g.tag == _GROUP]
     check_count(sum(len(g) for g in groups))
     return AdxDocument(tuple(_read_group(g, i) for i, g in enumerate(groups)), root.get("exported"))
 
 
-def _check_name(name: str, where: str, known: set[str]) -> None:
-    if not NCNAME.match(name) or name in known:
+@lru_cache(maxsize=4096)
+def _name_ok(name: str, known: frozenset[str]) -> bool:
+    return bool(NCNAME.match(name)) and name not in known
+
+
+def _check_name(name: str, where: str, known: frozenset[str]) -> None:
+    if not _name_ok(name, known):
         raise CodecError("GW-1523", f"{name!r} cannot be an ADX attribute name", location=where)
 
 
+_OPTIONAL_TEXT = (
+    ("comment", "comment"),
+    ("storedBy", "stored_by"),
+    ("created", "created"),
+    ("lastUpdated", "last_updated"),
+)
+
+
 def _write_value(parent: etree._Element, dv: DataValue, where: str) -> None:
-    if dv.value is None:
+    value = dv.value
+    if value is None:
         raise CodecError("GW-1522", "ADX needs a value on every dataValue", location=where)
     if dv.period is not None or dv.org_unit is not None or dv.attribute_option_combo is not None:
         raise CodecError("GW-1524", "ADX keeps period/orgUnit/AOC on the group only", location=where)
-    el = etree.SubElement(parent, f"{{{ADX_NS}}}dataValue")
-    el.set("dataElement", dv.data_element)
+    attrs = {"dataElement": dv.data_element}
     if dv.category_option_combo is not None:
-        el.set("categoryOptionCombo", dv.category_option_combo)
+        attrs["categoryOptionCombo"] = dv.category_option_combo
     for category, option in dv.category_options:
         _check_name(category, where, _VALUE_KNOWN)
-        el.set(category, option)
-    numeric = bool(DECIMAL.match(dv.value)) and float(dv.value) != 0 or dv.value == "0"
-    el.set("value", dv.value if numeric else "0")
-    for key in ("comment", "storedBy", "created", "lastUpdated"):
-        if (text := getattr(dv, _VALUE_FIELDS[key])) is not None:
-            el.set(key, text)
+        attrs[category] = option
+    numeric = value == "0" or (bool(DECIMAL.match(value)) and float(value) != 0)
+    attrs["value"] = value if numeric else "0"
+    for key, attr in _OPTIONAL_TEXT:
+        if (text := getattr(dv, attr)) is not None:
+            attrs[key] = text
     if dv.follow_up is not None:
-        el.set("followup", "true" if dv.follow_up else "false")
+        attrs["followup"] = "true" if dv.follow_up else "false"
     if dv.deleted is not None:
-        el.set("deleted", "true" if dv.deleted else "false")
+        attrs["deleted"] = "true" if dv.deleted else "false"
+    el = etree.SubElement(parent, _DATA_VALUE, attrs)
     if not numeric:
-        etree.SubElement(el, f"{{{ADX_NS}}}annotation").text = dv.value
+        etree.SubElement(el, _ANNOTATION).text = value
 
 
 def _write_group(root: etree._Element, group: DataValueSet, index: int) -> None:

@@ -155,6 +155,18 @@ class Index:
     by_id: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     conditions_by_encounter: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     dates: dict[int, date | None] = field(default_factory=dict)
+    _by_code: dict[str, dict[tuple[str | None, str], list[dict[str, Any]]]] = field(default_factory=dict)
+
+    def by_code(self, rtype: str) -> dict[tuple[str | None, str], list[dict[str, Any]]]:
+        """Resources of ``rtype`` by each (system, code) of their code element (built once per type)."""
+        if rtype not in self._by_code:
+            element = _CODE_ELEMENT.get(rtype, "code")
+            table: dict[tuple[str | None, str], list[dict[str, Any]]] = defaultdict(list)
+            for resource in self.by_type.get(rtype, []):
+                for coding in _codings(resource.get(element)):
+                    table[(coding.get("system"), str(coding.get("code", "")))].append(resource)
+            self._by_code[rtype] = table
+        return self._by_code[rtype]
 
     def event_date(self, resource: Mapping[str, Any]) -> date | None:
         key = id(resource)
@@ -194,6 +206,28 @@ def _codings(concept: Any) -> list[Mapping[str, Any]]:
     if isinstance(concept, list):
         return [c for item in concept for c in _codings(item)]
     return list((concept or {}).get("coding") or [])
+
+
+_CODE_ELEMENT = {"Condition": "code", "Immunization": "vaccineCode", "Encounter": "type"}
+
+
+def _key_matches(system: str | None, code: str, spec: Mapping[str, Any]) -> bool:
+    if system != spec["system"] and not (spec["system"] in ICD10_SYSTEMS and system in ICD10_SYSTEMS):
+        return False
+    return code in spec.get("codes", ()) or any(lo <= code[:3].upper() <= hi for lo, hi in spec.get("ranges", ()))
+
+
+def _candidates(index: Index, crit: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Resources that may match ``crit``: through the code index when the criteria name codes."""
+    rtype = crit["resource"]
+    spec = crit.get("codes") or crit.get("types")
+    if spec is None:
+        return index.by_type.get(rtype, [])
+    seen: dict[int, dict[str, Any]] = {}
+    for (system, code), resources in index.by_code(rtype).items():
+        if _key_matches(system, code, spec):
+            seen.update((id(r), r) for r in resources)
+    return list(seen.values())
 
 
 def _code_matches(concept: Any, spec: Mapping[str, Any]) -> bool:
@@ -289,6 +323,7 @@ class Evaluation:
     facilities: set[str] = field(default_factory=set)
     problems: Counter[tuple[str, str]] = field(default_factory=Counter)
     _translations: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    _facility_keys: dict[int, str | None] = field(default_factory=dict)
 
     def problem(self, message_id: str, text: str) -> None:
         self.problems[(message_id, text)] += 1
@@ -313,22 +348,26 @@ class Evaluation:
                 org = next((a for a in actors if a is not None), None)
         if org is None:
             return self.default_facility
-        identifiers = org.get("identifier") or []
-        chosen = [i for i in identifiers if not self.facility_system or i.get("system") == self.facility_system]
-        return str(chosen[0]["value"]) if chosen and chosen[0].get("value") else org.get("id")
+        key = id(org)
+        if key not in self._facility_keys:
+            identifiers = org.get("identifier") or []
+            chosen = [i for i in identifiers if not self.facility_system or i.get("system") == self.facility_system]
+            self._facility_keys[key] = str(chosen[0]["value"]) if chosen and chosen[0].get("value") else org.get("id")
+        return self._facility_keys[key]
 
     def stratum(self, group: GroupDef, resource: Mapping[str, Any], when: date) -> tuple[str, ...] | None:
         options = []
+        patient = self.index.by_id.get(("Patient", _subject(resource) or "")) if group.components else None
         for component in group.components:
-            option = self.option(component, resource, when)
+            option = self.option(component, resource, when, patient)
             if option is None:
                 return None
             options.append(option)
         return tuple(options)
 
-    def option(self, component: Component, resource: Mapping[str, Any], when: date) -> str | None:
+    def option(self, component: Component, resource: Mapping[str, Any], when: date,
+               patient: Mapping[str, Any] | None) -> str | None:  # fmt: skip
         kind = component.criteria["kind"]
-        patient = self.index.by_id.get(("Patient", _subject(resource) or ""))
         if kind == "sex":
             gender = (patient or {}).get("gender")
             if not gender:
@@ -376,7 +415,7 @@ class Evaluation:
 
     def run_group(self, group: GroupDef) -> None:
         crit = group.criteria
-        chosen = [r for r in self.index.by_type.get(crit["resource"], []) if _selected(r, crit)]
+        chosen = [r for r in _candidates(self.index, crit) if _selected(r, crit)]
         for resource, when in self.in_period(chosen, crit.get("nthPerSubject")):
             facility = self.facility(resource)
             if facility is None:

@@ -106,6 +106,12 @@ def _named(obj: Mapping[str, Any]) -> dict[str, Any]:
     return {"id": obj["id"], "code": obj.get("code"), "name": obj.get("name"), "attributes": attrs}
 
 
+def _norm_scheme(scheme: str) -> str:
+    """``UID``/``Code`` -> ``uid``/``code``; ``ATTRIBUTE:abc`` -> ``attribute:abc`` (the uid keeps its case)."""
+    lowered = scheme.lower()
+    return "attribute:" + scheme[10:] if lowered.startswith("attribute:") else lowered
+
+
 @dataclass
 class MetadataSnapshot:
     """Metadata of one DHIS2 instance, indexed by uid; ``last_updated`` is the newest object change seen."""
@@ -203,8 +209,8 @@ class MetadataSnapshot:
         """uid of the ``kind`` object known as ``ident`` in ``scheme`` (uid|code|name|attribute:<uid>)."""
         if ident is None:
             return None
-        scheme = scheme.lower() if not scheme.lower().startswith("attribute:") else "attribute:" + scheme[10:]
-        return self._index.get((kind, scheme, ident))
+        found = self._index.get((kind, scheme, ident))
+        return found if found is not None else self._index.get((kind, _norm_scheme(scheme), ident))
 
     def identify(self, kind: str, uid: str, scheme: str = "uid") -> str | None:
         """The identifier of object ``uid`` in ``scheme`` (the reverse of :meth:`resolve`)."""
@@ -296,25 +302,30 @@ def _is_date(text: str, fmt: str) -> bool:
     return True
 
 
+_VALUE_CHECKS: dict[str, Any] = {
+    "INTEGER": lambda t: bool(_INT.match(t)),
+    "INTEGER_POSITIVE": lambda t: bool(_INT.match(t)) and int(t) > 0,
+    "INTEGER_NEGATIVE": lambda t: bool(_INT.match(t)) and int(t) < 0,
+    "INTEGER_ZERO_OR_POSITIVE": lambda t: bool(_INT.match(t)) and int(t) >= 0,
+    "NUMBER": lambda t: bool(_NUM.match(t)),
+    "UNIT_INTERVAL": lambda t: bool(_NUM.match(t)) and 0 <= float(t) <= 1,
+    "PERCENTAGE": lambda t: bool(_NUM.match(t)) and 0 <= float(t) <= 100,
+    "BOOLEAN": lambda t: t.lower() in _BOOL,
+    "TRUE_ONLY": lambda t: t.lower() in ("true", "1", "t"),
+    "DATE": lambda t: _is_date(t, "%Y-%m-%d"),
+    "TIME": lambda t: _is_date(t, "%H:%M"),
+    "DATETIME": lambda t: _is_date(t[:19], "%Y-%m-%dT%H:%M:%S") or _is_date(t, "%Y-%m-%d"),
+    "EMAIL": lambda t: bool(re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", t)),
+    "LETTER": lambda t: len(t) == 1 and t.isalpha(),
+}
+
+
 def value_fits(value_type: str, text: str) -> bool:
-    """Whether ``text`` is acceptable for a DHIS2 ``ValueType`` (the checks DHIS2 makes on import)."""
-    checks: dict[str, Any] = {
-        "INTEGER": lambda t: bool(_INT.match(t)),
-        "INTEGER_POSITIVE": lambda t: bool(_INT.match(t)) and int(t) > 0,
-        "INTEGER_NEGATIVE": lambda t: bool(_INT.match(t)) and int(t) < 0,
-        "INTEGER_ZERO_OR_POSITIVE": lambda t: bool(_INT.match(t)) and int(t) >= 0,
-        "NUMBER": lambda t: bool(_NUM.match(t)),
-        "UNIT_INTERVAL": lambda t: bool(_NUM.match(t)) and 0 <= float(t) <= 1,
-        "PERCENTAGE": lambda t: bool(_NUM.match(t)) and 0 <= float(t) <= 100,
-        "BOOLEAN": lambda t: t.lower() in _BOOL,
-        "TRUE_ONLY": lambda t: t.lower() in ("true", "1", "t"),
-        "DATE": lambda t: _is_date(t, "%Y-%m-%d"),
-        "TIME": lambda t: _is_date(t, "%H:%M"),
-        "DATETIME": lambda t: _is_date(t[:19], "%Y-%m-%dT%H:%M:%S") or _is_date(t, "%Y-%m-%d"),
-        "EMAIL": lambda t: bool(re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", t)),
-        "LETTER": lambda t: len(t) == 1 and t.isalpha(),
-    }
-    check = checks.get(value_type)
+    """Whether ``text`` is acceptable for a DHIS2 ``ValueType`` (the checks DHIS2 makes on import).
+
+    Types without a syntactic rule (TEXT, LONG_TEXT, FILE_RESOURCE, ...) accept any text.
+    """
+    check = _VALUE_CHECKS.get(value_type)
     return True if check is None else bool(check(text))
 
 
@@ -326,6 +337,7 @@ class _Check:
     snap: MetadataSnapshot
     schemes: dict[str, str]
     outcome: Outcome = field(default_factory=Outcome)
+    _cache: dict[str, str] = field(default_factory=dict)
 
     def issue(
         self, message_id: str, message: str, where: str, code: str = "business-rule", severity: str = "error"
@@ -333,7 +345,10 @@ class _Check:
         self.outcome.add(Issue(severity, code, message, expression=(where,), message_id=message_id))  # type: ignore[arg-type]
 
     def scheme(self, kind: str) -> str:
-        return self.schemes.get(kind) or self.schemes.get("id") or "uid"
+        found = self._cache.get(kind)
+        if found is None:
+            found = self._cache[kind] = _norm_scheme(self.schemes.get(kind) or self.schemes.get("id") or "uid")
+        return found
 
 
 _SCHEME_KEYS = {

@@ -104,7 +104,7 @@ def flatten(dvs: DataValueSet) -> tuple[FlatValue, ...]:
         own_aoc = dv.attribute_option_combo is not None or dv.attribute_options
         aoc = dv.attribute_option_combo if own_aoc else dvs.attribute_option_combo
         aoc_options = dv.attribute_options if own_aoc else dvs.attribute_options
-        inner = replace(dv, period=None, org_unit=None, attribute_option_combo=None, attribute_options=())
+        inner = _strip_keys(dv)
         rows.append(
             FlatValue(
                 dvs.data_set,
@@ -118,6 +118,16 @@ def flatten(dvs: DataValueSet) -> tuple[FlatValue, ...]:
             )
         )
     return tuple(rows)
+
+
+def _strip_keys(dv: DataValue) -> DataValue:
+    """``dv`` without period/orgUnit/AOC (a fast ``dataclasses.replace``; flatten runs per value)."""
+    if dv.period is None and dv.org_unit is None and dv.attribute_option_combo is None and not dv.attribute_options:
+        return dv
+    new = object.__new__(DataValue)
+    new.__dict__.update(dv.__dict__)
+    new.__dict__.update(period=None, org_unit=None, attribute_option_combo=None, attribute_options=())
+    return new
 
 
 def flatten_adx(doc: AdxDocument) -> tuple[FlatValue, ...]:
