@@ -94,6 +94,13 @@ class _Handler(socketserver.BaseRequestHandler):
                 log.warning("MLLP TLS handshake with %s failed: %s", self.client_address, exc)
                 self.broken = True
 
+    def finish(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):  # the wrapped socket owns the descriptor now
+            try:
+                self.request.close()
+            except OSError:
+                pass
+
     def handle(self) -> None:
         if self.broken:
             return
