@@ -260,10 +260,26 @@ def ei(rep: Rep | None, scope: Scope, where: str, type_code: str = "") -> Json |
 
 # ---------------------------------------------------------------- people and places
 
-NAME_USE = {"L": "official", "D": "usual", "A": "anonymous", "M": "maiden", "N": "nickname", "C": "old"}
-ADDRESS_USE = {"H": "home", "B": "work", "O": "work", "C": "temp", "BA": "old"}
-TELECOM_USE = {"PRN": "home", "ORN": "home", "WPN": "work", "VHN": "home", "ASN": "work", "EMR": "home", "NET": "home"}
-TELECOM_SYSTEM = {"PH": "phone", "FX": "fax", "CP": "phone", "BP": "pager", "Internet": "email", "X.400": "email"}
+FHIR = "http://hl7.org/fhir/"
+
+
+def lookup(scope: Scope, map_id: str, table: str, code: str, where: str, *, target_system: str | None = None,
+           severity: str = "warning") -> str | None:  # fmt: skip
+    """Target code through a versioned map; a miss is reported with ``severity`` (warning by default)."""
+    if not code or scope.ctx.mappings is None:
+        return None
+    result = scope.ctx.translate(map_id, V2_TABLE + table, code, expression=where, target_system=target_system,
+                                 severity=severity)  # fmt: skip
+    return result.target if result is not None else None
+
+
+def peek(scope: Scope, map_id: str, table: str, code: str, target_system: str | None = None) -> str | None:
+    """Like :func:`lookup` but a miss is not reported (for maps consulted to refine a default)."""
+    if not code or scope.ctx.mappings is None:
+        return None
+    cmap = scope.ctx.mappings.get(map_id, scope.ctx.pins.get(map_id))
+    scope.ctx.used_mappings[cmap.map_id] = {"version": cmap.version, "digest": cmap.digest}
+    return cmap.translate(V2_TABLE + table, code, target_system=target_system).target
 
 
 def xpn(rep: Rep, scope: Scope, where: str, offset: int = 0) -> Json | None:
@@ -272,7 +288,7 @@ def xpn(rep: Rep, scope: Scope, where: str, offset: int = 0) -> Json | None:
     family, given = rep.c(1 + o, 1), [g for g in (rep.c(2 + o), rep.c(3 + o)) if g]
     if not family and not given:
         return None
-    use = NAME_USE.get(rep.c(7 + o))
+    use = lookup(scope, "v2-0200-to-name-use", "0200", rep.c(7 + o), where)
     suffix = [x for x in (rep.c(4 + o), rep.c(6 + o)) if x]
     period = {"start": date_only(rep.c(12 + o), scope, where), "end": date_only(rep.c(13 + o), scope, where)}
     if offset == 0 and rep.c(10, 1):
@@ -286,23 +302,35 @@ def xad(rep: Rep, scope: Scope, where: str) -> Json | None:
     line = [x for x in (rep.c(1, 1), rep.c(1, 2), rep.c(2), rep.c(19)) if x]
     addr = prune({
         "line": line, "city": rep.c(3), "state": rep.c(4), "postalCode": rep.c(5), "country": rep.c(6),
-        "district": rep.c(9), "use": ADDRESS_USE.get(rep.c(7)), "type": "postal" if rep.c(7) == "M" else None,
+        "district": rep.c(9), **address_use_type(rep.c(7), scope, where),
         "period": {"start": date_only(rep.c(13), scope, where), "end": date_only(rep.c(14), scope, where)},
     })  # fmt: skip
     return addr or None
 
 
+def address_use_type(code: str, scope: Scope, where: str) -> Json:
+    """XAD-7 → Address.use and/or Address.type (table 0190); a code that is neither is reported."""
+    use = peek(scope, "v2-0190-to-address-use", "0190", code, FHIR + "address-use")
+    kind = peek(scope, "v2-0190-to-address-use", "0190", code, FHIR + "address-type")
+    if code and not use and not kind:
+        lookup(scope, "v2-0190-to-address-use", "0190", code, where)
+    return {"use": use, "type": kind}
+
+
 def xtn(rep: Rep, default_use: str, scope: Scope, where: str) -> Json | None:
     """XTN → ContactPoint (.1 or .12 or .4 email / .6+.7 number; .2 use; .3 equipment)."""
     equipment = rep.c(3)
-    system = TELECOM_SYSTEM.get(equipment, "phone")
-    if equipment == "Internet" or rep.c(4):
-        value, system = rep.c(4) or rep.c(1), "email"
+    system = lookup(scope, "v2-0202-to-contact-point-system", "0202", equipment, where) or "phone"
+    if rep.c(4):
+        value, system = rep.c(4), "email"
+    elif system == "email":
+        value = rep.c(1)
     else:
         value = rep.c(12) or "".join(p for p in (rep.c(5), rep.c(6), rep.c(7)) if p) or rep.c(1)
     if not value:
         return None
-    use = "mobile" if equipment == "CP" else TELECOM_USE.get(rep.c(2), default_use)
+    use = peek(scope, "v2-0201-to-contact-point-use", "0202", equipment)
+    use = use or lookup(scope, "v2-0201-to-contact-point-use", "0201", rep.c(2), where) or default_use
     return prune({"system": system, "value": value, "use": use})
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from adapters.base import MapContext
 from adapters.hl7v2.codec import Hl7v2Codec, V2Message
-from adapters.hl7v2.datatypes import ADDRESS_USE, DEFAULT_TZ, NAME_USE, TELECOM_USE, V2_TABLE, Json
+from adapters.hl7v2.datatypes import DEFAULT_TZ, V2_TABLE, Json
 from adapters.hl7v2.escape import escape
 from bridge.errors import MappingError
 
@@ -109,15 +109,16 @@ class MessageWriter:
                 return found.target
         return _e(system)
 
-    def reverse(self, map_id: str, table: str, code: str | None, where: str) -> str:
+    def reverse(self, map_id: str, table: str, code: str | None, where: str, severity: str = "error") -> str:
         if not code or self.ctx.mappings is None:
             return ""
-        result = self.ctx.translate(map_id, None, code, expression=where, reverse=True, target_system=V2_TABLE + table)
+        result = self.ctx.translate(map_id, None, code, expression=where, reverse=True, target_system=V2_TABLE + table,
+                                    severity=severity)  # fmt: skip
         return _e(result.target) if result and result.target else ""
 
     def name(self, name: Json) -> str:
         given = list(name.get("given") or []) + ["", ""]
-        use = {v: k for k, v in reversed(list(NAME_USE.items()))}.get(name.get("use", ""), "")
+        use = self.reverse("v2-0200-to-name-use", "0200", name.get("use"), "HumanName.use", "warning")
         suffix = list(name.get("suffix") or []) + ["", ""]
         prefix = (name.get("prefix") or [""])[0]
         return _join("^", [_e(name.get("family")), _e(given[0]), _e(given[1]), _e(suffix[0]), _e(prefix),
@@ -125,18 +126,22 @@ class MessageWriter:
 
     def address(self, addr: Json) -> str:
         lines = list(addr.get("line") or []) + ["", ""]
-        use = {v: k for k, v in reversed(list(ADDRESS_USE.items()))}.get(addr.get("use", ""), "")
+        use = self.reverse("v2-0190-to-address-use", "0190", addr.get("use") or addr.get("type"), "Address.use",
+                           "warning")  # fmt: skip
         parts = [lines[0], lines[1], addr.get("city"), addr.get("state"), addr.get("postalCode"), addr.get("country")]
         return _join("^", [_e(p) for p in parts] + [use, "", _e(addr.get("district"))])
 
     def telecom(self, point: Json) -> str:
-        if point.get("system") == "email":
-            return _join("^", ["", "NET", "Internet", _e(point.get("value"))])
-        equipment = {"phone": "PH", "fax": "FX", "pager": "BP"}.get(point.get("system", ""), "PH")
+        where = "ContactPoint"
+        equipment = self.reverse("v2-0202-to-contact-point-system", "0202", point.get("system"), where, "warning")
         if point.get("use") == "mobile":
-            equipment = "CP"
-        use = {v: k for k, v in reversed(list(TELECOM_USE.items()))}.get(point.get("use", ""), "PRN")
+            equipment = self.reverse("v2-0201-to-contact-point-use", "0202", "mobile", where, "warning")
+            use = ""
+        else:
+            use = self.reverse("v2-0201-to-contact-point-use", "0201", point.get("use"), where, "warning")
         value = _e(point.get("value"))
+        if point.get("system") == "email":
+            return _join("^", ["", use, equipment, value])
         return _join("^", ["", use, equipment] + [""] * 8 + [value])
 
     def xcn(self, ref: Json | None) -> str:

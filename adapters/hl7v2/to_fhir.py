@@ -23,7 +23,9 @@ from adapters.hl7v2.datatypes import (
     dtm,
     ei,
     identifier_system,
+    lookup,
     mapped_code,
+    peek,
     prune,
     quantity,
     resource_id,
@@ -35,9 +37,6 @@ from adapters.hl7v2.datatypes import (
 )
 from conformance.outcome import Issue
 
-ENCOUNTER_STATUS_BY_EVENT = {"A03": "finished", "A11": "cancelled", "A05": "planned", "A14": "planned"}
-ALLERGY_CATEGORY = {"DA": "medication", "FA": "food", "EA": "environment", "MA": "medication", "PA": "environment"}
-ALLERGY_CRITICALITY = {"SV": "high", "MO": "low", "MI": "low"}
 PARTICIPANTS = ((7, "ATND", "attender"), (8, "REF", "referrer"), (9, "CON", "consultant"), (17, "ADM", "admitter"))
 EXT = "http://hl7.org/fhir/StructureDefinition/"
 MARITAL_STATUS = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
@@ -347,8 +346,9 @@ class BundleBuilder:
         self.encounter = self.add(encounter)
 
     def encounter_status(self, seg: Seg) -> str:
-        if self.event in ENCOUNTER_STATUS_BY_EVENT:
-            return ENCOUNTER_STATUS_BY_EVENT[self.event]
+        by_event = peek(self.scope, "v2-0003-to-encounter-status", "0003", self.event)
+        if by_event:
+            return by_event
         if seg.v(2) == "P":
             return "planned"
         return "finished" if seg.v(45) else "in-progress"
@@ -427,7 +427,7 @@ class BundleBuilder:
         code = cwe(seg.rep(3), self.scope, self.where(seg, 3))
         if not code or not self.patient:
             return
-        category = ALLERGY_CATEGORY.get(seg.v(2))
+        category = lookup(self.scope, "v2-0127-to-allergy-category", "0127", seg.v(2), self.where(seg, 2))
         reactions = [cwe(Rep(r.node, r.esc, r.separators), self.scope, where) for r in seg.reps(5)]
         allergy = {
             "resourceType": "AllergyIntolerance",
@@ -435,7 +435,7 @@ class BundleBuilder:
             "patient": self.subject(),
             "code": code,
             "category": [category] if category else [],
-            "criticality": ALLERGY_CRITICALITY.get(seg.v(4)),
+            "criticality": lookup(self.scope, "v2-0128-to-allergy-criticality", "0128", seg.v(4), self.where(seg, 4)),
             "reaction": [{"manifestation": [r]} for r in reactions if r],
             "onsetDateTime": dtm(seg.v(6), self.scope, self.where(seg, 6)),
             "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
@@ -746,7 +746,8 @@ class BundleBuilder:
         ident = ei(seg.rep(12), self.scope, self.where(seg, 12))
         did = resource_id("DocumentReference", ident["system"], ident["value"]) if ident else resource_id(
             "DocumentReference", self.patient or "", self.message.control_id)  # fmt: skip
-        status = {"AU": "current", "LA": "current", "OB": "superseded"}.get(seg.v(17), "current")
+        where = self.where(seg, 17)
+        status = lookup(self.scope, "v2-0271-to-document-reference-status", "0271", seg.v(17), where) or "current"
         doc = {
             "resourceType": "DocumentReference", "id": did, "masterIdentifier": ident, "status": status,
             "type": cwe(seg.rep(2), self.scope, self.where(seg, 2)) or table_code(seg.rep(2), "0270"),
