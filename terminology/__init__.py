@@ -34,6 +34,13 @@ def _database(app: Flask) -> Any:
     return db
 
 
+def load_bundled(database: Any) -> Any:
+    """Load the bundled HL7 / Kemenkes / BPJS code systems (idempotent; the app calls it at start-up)."""
+    from terminology.loaders import load_bundled as _load
+
+    return _load(database)
+
+
 def service(app: Flask) -> Any:
     """The app's :class:`TerminologyService` (for ``MapContext.terminology``)."""
     return app.extensions["jembatan.terminology"]

@@ -130,6 +130,7 @@ class Expander:
         self.check_failures: list[TxError] = []
         self.applied: dict[tuple[str, str], None] = {}
         self.only: set[str] | None = None  # restrict to these codes (membership checks)
+        self.prefiltered: set[str] = set()  # systems already narrowed by the store's word index
 
     # -- entry point ---------------------------------------------------------------------------
     def expand(self, vs: dict[str, Any]) -> Expansion:
@@ -274,6 +275,7 @@ class Expander:
         if self.options.text_filter and search is not None:
             codes = search(cs, self.options.text_filter)
             if codes is not None:
+                self.prefiltered.add(cs.url)
                 return [c for c in (cs.concepts.get(code) for code in codes) if c is not None]
         return cs
 

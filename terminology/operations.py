@@ -281,7 +281,8 @@ def expand(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[st
     for entry in entries:
         entry.show_version = len(versions[entry.system]) > 1
     if options.text_filter:
-        entries = [e for e in entries if _matches_text(e, options.text_filter)]
+        text = options.text_filter
+        entries = [e for e in entries if e.system in expander.prefiltered or _matches_text(e, text)]
     count = params.int("count")
     offset = params.int("offset", 0) or 0
     if count is None and len(entries) > limit:

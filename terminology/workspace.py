@@ -162,6 +162,8 @@ class Workspace:
     def value_set(self, url: str, version: str | None = None) -> dict[str, Any] | None:
         if "|" in url:
             url, version = split_canonical(url)
+        if url.endswith("?fhir_vs"):
+            return self._implicit_value_set(url)
         pool = [*self._vs.get(url, []), *(self.backend.value_sets(url) if self.backend else [])]
         if not pool:
             return None
@@ -169,6 +171,18 @@ class Workspace:
         if chosen is False:
             return None
         return next(vs for vs in pool if vs.get("version") == chosen)
+
+    def _implicit_value_set(self, url: str) -> dict[str, Any] | None:
+        """``<code system url>?fhir_vs``: every code of that code system (FHIR implicit value set)."""
+        system = url[: -len("?fhir_vs")]
+        if self.code_system(system) is None:
+            return None
+        return {
+            "resourceType": "ValueSet",
+            "url": url,
+            "status": "active",
+            "compose": {"include": [{"system": system}]},
+        }
 
     def value_set_versions(self, url: str) -> list[str]:
         pool = [*self._vs.get(url, []), *(self.backend.value_sets(url) if self.backend else [])]
