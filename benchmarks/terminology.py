@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import sys
-import subprocess
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
