@@ -12,6 +12,7 @@ from __future__ import annotations
 from adapters.base import MapContext
 from adapters.hl7v2.codec import V2Message
 from adapters.hl7v2.datatypes import (
+    FHIR,
     V2_TABLE,
     Json,
     Rep,
@@ -427,14 +428,17 @@ class BundleBuilder:
         code = cwe(seg.rep(3), self.scope, self.where(seg, 3))
         if not code or not self.patient:
             return
-        category = lookup(self.scope, "v2-0127-to-allergy-category", "0127", seg.v(2), self.where(seg, 2))
-        reactions = [cwe(Rep(r.node, r.esc, r.separators), self.scope, where) for r in seg.reps(5)]
+        category = lookup(self.scope, "v2-0127-to-allergy-category", "0127", seg.v(2), self.where(seg, 2),
+                          target_system=FHIR + "allergy-intolerance-category")  # fmt: skip
+        kind = peek(self.scope, "v2-0127-to-allergy-category", "0127", seg.v(2), FHIR + "allergy-intolerance-type")
+        reactions = [cwe(r, self.scope, where) if r.c(3) else {"text": r.c(1)} for r in seg.reps(5)]
         allergy = {
             "resourceType": "AllergyIntolerance",
             "id": resource_id("AllergyIntolerance", self.patient, f"{_code_key(code)}"),
             "patient": self.subject(),
             "code": code,
             "category": [category] if category else [],
+            "type": kind,
             "criticality": lookup(self.scope, "v2-0128-to-allergy-criticality", "0128", seg.v(4), self.where(seg, 4)),
             "reaction": [{"manifestation": [r]} for r in reactions if r],
             "onsetDateTime": dtm(seg.v(6), self.scope, self.where(seg, 6)),
@@ -445,8 +449,8 @@ class BundleBuilder:
 
     def seg_dg1(self, seg: Seg) -> None:
         code = cwe(seg.rep(3), self.scope, self.where(seg, 3))
-        if code is None and seg.v(4):
-            code = {"text": seg.v(4)}
+        if seg.v(4):
+            code = {**(code or {}), "text": seg.v(4)}
         if code is None or not self.patient:
             return
         ident = ei(seg.rep(20), self.scope, self.where(seg, 20))
@@ -518,11 +522,13 @@ class BundleBuilder:
         order = self.order or {}
         order.setdefault("identifier", [])
         order["code"] = code
+        order["reasonCode"] = [c for c in (cwe(r, self.scope, self.where(seg, 31)) for r in seg.reps(31)) if c] or None
         order.setdefault("requester", self.practitioner(seg.rep(16), self.where(seg, 16)))
         order_ref = f"ServiceRequest/{order['id']}"
         order["subject"] = order.get("subject") or self.subject()
         if self.patient:
             self.add(order)
+            self.order = self.entries[order_ref]
         else:
             self.ctx.report(Issue("warning", "required", "no PID before the order: ServiceRequest (subject 1..1) "
                                   "not produced", location=(self.where(seg),), message_id="GW-1347"))  # fmt: skip
@@ -535,7 +541,7 @@ class BundleBuilder:
                                     self.where(seg, 25))  # fmt: skip
             status = target or "unknown"
         report = {
-            "resourceType": "DiagnosticReport", "id": rid, "identifier": [filler or placer],
+            "resourceType": "DiagnosticReport", "id": rid, "identifier": [filler, placer],
             "basedOn": [{"reference": order_ref}] if self.patient else [], "status": status, "code": code,
             "subject": self.subject(),
             "encounter": {"reference": self.encounter} if self.encounter else None,
@@ -637,15 +643,12 @@ class BundleBuilder:
         return [{"text": text}]
 
     def seg_nte(self, seg: Seg) -> None:
-        """NTE after OBX → Observation.note; after OBR → DiagnosticReport.conclusion; after ORC → note."""
+        """NTE after OBX → Observation.note; after ORC/OBR → ServiceRequest.note."""
         text = "\n".join(r.c(1) for r in seg.reps(3))
         if not text:
             return
         if self.observation is not None:
             self.observation.setdefault("note", []).append({"text": text})
-        elif self.report is not None:
-            previous = self.report.get("conclusion")
-            self.report["conclusion"] = f"{previous}\n{text}" if previous else text
         elif self.order is not None:
             self.order.setdefault("note", []).append({"text": text})
 

@@ -32,7 +32,11 @@ TARGET_TYPES = ("Patient", "Encounter", "Observation", "Condition", "AllergyInto
 
 
 def leaves(obj: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    if isinstance(obj, dict):
+    if isinstance(obj, dict) and PLACEHOLDER in str(obj.get("url", "")):
+        for leaf_path, _ in leaves({k: v for k, v in obj.items() if k != "url"}, path):
+            yield leaf_path, PLACEHOLDER  # an element the reference invented: excluded with its content
+        yield f"{path}.url" if path else "url", PLACEHOLDER
+    elif isinstance(obj, dict):
         for key, value in obj.items():
             if key not in IGNORED_KEYS:
                 yield from leaves(value, f"{path}.{key}" if path else key)
