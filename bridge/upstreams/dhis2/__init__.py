@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from adapters.dhis2.adx_xml import AdxCodec
 from adapters.dhis2.dvs_csv import DataValueSetCsvCodec
@@ -51,7 +52,7 @@ def client_for(destination: str) -> Dhis2Client:
     return Dhis2Client(Dhis2Config.from_mapping(settings))
 
 
-@click.group("dhis2")
+@click.group("dhis2", cls=AppGroup)
 def dhis2_group() -> None:
     """DHIS2 destination commands (metadata snapshot, push)."""
 
@@ -113,6 +114,67 @@ def push_command(destination: str, path: str, format_id: str | None, data_set: s
     )
     if result.whole_group_failed:
         raise click.ClickException("DHIS2 rejected the data value set")
+
+
+@dhis2_group.command("indicators")
+@click.argument("measure_id")
+@click.argument("period")
+@click.option("--version", "version", default=None, help="Indicator definition version (default: latest).")
+@click.option("--channel", "channels", multiple=True, help="Only transactions of this channel (repeatable).")
+@click.option("--facility-system", default=None, help="Organization.identifier system that holds the facility code.")
+@click.option("--org-unit-scheme", default="code", show_default=True, help="orgUnitIdScheme of the facility codes.")
+@click.option(
+    "--format", "format_id", type=click.Choice(sorted(MEDIA_TYPES)), default="dhis2.adx+xml", show_default=True
+)
+@click.option("--push", "destination", default=None, help="Send to this DHIS2 destination instead of printing.")
+def indicators_command(measure_id: str, period: str, version: str | None, channels: tuple[str, ...],
+                       facility_system: str | None, org_unit_scheme: str, format_id: str,
+                       destination: str | None) -> None:  # fmt: skip
+    """Evaluate MEASURE_ID for PERIOD over the FHIR data the gateway has processed; print or push the result."""
+    from adapters.base import MapContext
+    from bridge.db import get_db
+    from bridge.gateway import get_gateway
+    from bridge.upstreams.dhis2.client import encode
+    from bridge.upstreams.dhis2.indicators import indicator_data_value_set, processed_resources
+
+    gateway = get_gateway()
+    settings = dict(current_app.config.get("FACILITY") or {})
+    ctx = MapContext(gateway.mappings, settings=settings)
+    try:
+        resources = list(processed_resources(get_db(current_app), channels))
+        dvs = indicator_data_value_set(
+            measure_id,
+            period,
+            resources,
+            ctx,
+            version=version,
+            facility_system=facility_system,
+            org_unit_scheme=org_unit_scheme,
+        )
+        for issue in ctx.outcome:
+            click.echo(f"{issue.severity}: {issue.message_id} {issue.message}", err=True)
+        if destination is None:
+            click.echo(encode(dvs, format_id).decode("utf-8"))
+            return
+        client = client_for(destination)
+        try:
+            result = client.push(encode(dvs, format_id), format_id)
+        finally:
+            client.close()
+    except GatewayError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    click.echo(
+        json.dumps(
+            {
+                "status": result.status,
+                "importCount": result.import_count,
+                "outcome": result.outcome.to_operation_outcome(),
+            },
+            indent=1,
+        )
+    )
+    if not result.ok:
+        raise click.ClickException(f"DHIS2 import status {result.status}")
 
 
 def init_app(app: Flask) -> None:
