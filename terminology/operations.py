@@ -394,8 +394,13 @@ def _normalise_echo(parameters: list[dict[str, Any]]) -> list[dict[str, Any]]:
             and raw is not None
         ):
             fixed.append({"name": name, "valueBoolean": raw is True or str(raw).lower() == "true"})
-        elif name in ("filter", "displayLanguage") and raw is not None:
-            fixed.append({"name": name, ("valueString" if name == "filter" else "valueCode"): str(raw)})
+        elif name == "filter" and raw is not None:
+            fixed.append({"name": name, "valueString": str(raw)})
+        elif name == "displayLanguage" and raw is not None:
+            text = str(raw)
+            if ";" in text:
+                text = ", ".join(p.strip() for p in text.split(","))
+            fixed.append({"name": name, "valueCode": text})
         else:
             fixed.append(param)
     return fixed
@@ -414,7 +419,7 @@ def _contains(entry: Entry, options: ExpandOptions, props: list[str]) -> dict[st
     if entry.show_version and entry.version:
         item["version"] = entry.version
     item["code"] = entry.code
-    display = _display_for(entry, options.display_language)
+    display, switched_to = _display_for(entry, options.display_language)
     if display:
         item["display"] = display
     if entry.abstract:
@@ -423,10 +428,7 @@ def _contains(entry: Entry, options: ExpandOptions, props: list[str]) -> dict[st
         item["inactive"] = True
     concept = entry.concept
     if options.include_designations and concept is not None:
-        designations = [
-            {k: v for k, v in d.items() if not k.startswith("_")}
-            for d in [*entry.vs_designations, *concept.designations]
-        ]
+        designations = _designations(entry, options, switched_to)
         if designations:
             item["designation"] = designations
     ext = _contains_property_ext(entry, props)
@@ -437,14 +439,52 @@ def _contains(entry: Entry, options: ExpandOptions, props: list[str]) -> dict[st
     return item
 
 
-def _display_for(entry: Entry, language: str | None) -> str | None:
-    if language and entry.concept is not None and entry.cs is not None:
-        cs_lang = (entry.cs.language or "").lower()
-        if not cs_lang or not language.lower().startswith(cs_lang.split("-")[0]):
-            for des in [*entry.vs_designations, *entry.concept.designations]:
-                if str(des.get("language", "")).lower().startswith(language.lower().split("-")[0]):
-                    return str(des.get("value"))
-    return entry.display
+def _display_for(entry: Entry, language: str | None) -> tuple[str | None, str | None]:
+    """The display in the first requested language that has one, and that language (None: unchanged)."""
+    if entry.concept is None:
+        return entry.display, None
+    cs_lang = entry.cs.language if entry.cs else None
+    for wanted in (w for w in parse_languages(language) if w != "*"):
+        if cs_lang and language_matches(wanted, cs_lang):
+            return entry.display, None
+        for des in [*entry.vs_designations, *entry.concept.designations]:
+            if des.get("value") and language_matches(wanted, des.get("language")) and not des.get("use"):
+                return str(des["value"]), wanted
+    wanted_all = [w for w in parse_languages(language) if w != "*"]
+    if wanted_all and _no_fallback(language):
+        return None, wanted_all[0]  # "de, *; q=0": no display rather than one in another language
+    return entry.display, None
+
+
+def _no_fallback(language: str | None) -> bool:
+    return any(p.split(";")[0].strip() == "*" and "q=0" in p.replace(" ", "") for p in (language or "").split(","))
+
+
+def _designations(entry: Entry, options: ExpandOptions, switched_to: str | None) -> list[dict[str, Any]]:
+    concept = entry.concept
+    assert concept is not None
+    found = [{k: v for k, v in d.items() if not k.startswith("_")} for d in [*entry.vs_designations,
+                                                                              *concept.designations]]
+    if switched_to:
+        found = [d for d in found if not language_matches(switched_to, d.get("language"))]
+        if concept.display:
+            lang = entry.cs.language if entry.cs else None
+            found.insert(0, {**({"language": lang} if lang else {}), "use": PREFERRED_FOR_LANGUAGE,
+                             "value": concept.display})
+    if options.designations:
+        found = [d for d in found if _designation_wanted(d, options.designations)]
+    return found
+
+
+def _designation_wanted(designation: dict[str, Any], wanted: list[str]) -> bool:
+    for item in wanted:
+        system, _, code = item.rpartition("|")
+        if system == "urn:ietf:bcp:47" and designation.get("language") == code:
+            return True
+        use = designation.get("use") or {}
+        if system and use.get("system") == system and use.get("code") == code:
+            return True
+    return False
 
 
 def _contains_property_ext(entry: Entry, props: list[str]) -> list[dict[str, Any]]:
