@@ -1,7 +1,10 @@
 """DHIS2 aggregate data: dataValueSets (JSON, DXF2 XML, CSV) and ADX, mapped to FHIR MeasureReport (mADX).
 
-Formats: ``dhis2.dvs+json``, ``dhis2.dvs+xml``, ``dhis2.dvs+csv``, ``dhis2.adx+xml``; profile
-``dhis2`` = metadata pre-validation of a JSON data value set (see :mod:`adapters.dhis2.metadata`).
+Formats: ``dhis2.dvs+json``, ``dhis2.dvs+xml``, ``dhis2.dvs+csv``, ``dhis2.adx+xml``; profiles
+``dhis2``, ``dhis2-adx`` and ``dhis2-measurereport`` = metadata pre-validation (see :mod:`adapters.dhis2.metadata`).
+
+No idempotency key is derived: DHIS2 imports are upserts and a corrected resubmission of a monthly
+report (same dataSet/period/org unit, new content) is legitimate, not a conflict.
 """
 
 from __future__ import annotations
@@ -29,13 +32,6 @@ __all__ = [
 ]
 
 
-def _idempotency_key(model: Any) -> str | None:
-    """A set keyed by dataSet/period/orgUnit when all three are given at group level (a monthly report)."""
-    if isinstance(model, DataValueSet) and model.data_set and model.period and model.org_unit:
-        return f"dhis2|{model.data_set}|{model.period}|{model.org_unit}|{model.attribute_option_combo or ''}"
-    return None
-
-
 def register(registry: Any) -> None:
     from adapters.dhis2.metadata import MetadataValidator
 
@@ -56,7 +52,6 @@ def register(registry: Any) -> None:
                 codec,
                 mapper=DataValueSetMapper(format_id),
                 description=description,
-                idempotency_key=_idempotency_key,
             )
         )
     registry.register(
