@@ -637,7 +637,7 @@ def _check_in_vs(
     soft: list[TxError],
     active_only: bool,
 ) -> Check:
-    coding = _infer_system(coding, members, params)
+    coding, infer_issue = _infer_system(coding, members, vs, path)
     hint = members.get((coding.get("system") or "", coding.get("code") or ""))
     asked = coding.get("version")
     differs = (
@@ -692,13 +692,17 @@ def _check_in_vs(
                 soft[0].message,
                 tx_type=soft[0].tx_type,
                 message_id=soft[0].message_id,
-                expression=[_expr(path, "system")],
+                expression=[_expr(path, "system")] if bad_system else None,
             )
         )
         if bad_system:
             check.unknown_system = f"{bad_system}|{bad_version}" if bad_version else bad_system
     elif not soft:
         _check_membership(check, members, vs, path, active_only)
+    if infer_issue is not None:
+        check.issues = [i for i in check.issues if i.get("extension", [{}])[0].get("valueString")
+                        != "Coding_has_no_system__cannot_validate"]
+        check.issues.append(infer_issue)
     return check
 
 
@@ -778,13 +782,22 @@ def _unknown_from(message: str) -> str | None:
     return parts[1] if len(parts) > 2 else None
 
 
-def _infer_system(coding: dict[str, Any], members: dict[tuple[str, str], Entry], params: Params) -> dict[str, Any]:
-    if coding.get("system") or not coding.get("code"):
-        return coding
-    systems = {s for s, c in members if c == coding["code"]}
+def _infer_system(
+    coding: dict[str, Any], members: dict[tuple[str, str], Entry], vs: dict[str, Any], path: str
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A code without system takes the value set's only system having that code."""
+    if coding.get("system") or not coding.get("code") or path:
+        return coding, None  # only a bare code (not a Coding) gets its system inferred
+    systems = sorted({s for s, c in members if c == coding["code"]})
     if len(systems) == 1:
-        return {**coding, "system": systems.pop()}
-    return coding
+        return {**coding, "system": systems[0]}, None
+    if len(systems) > 1:
+        text = (f"The System URI could not be determined for the code '{coding['code']}' in the ValueSet "
+                f"'{canonical(vs)}': value set expansion has multiple matches: [{', '.join(systems)}]")
+        return coding, make_issue("error", "not-found", text, tx_type="cannot-infer",
+                                  message_id="Unable_to_resolve_system__value_set_has_multiple_matches",
+                                  expression=[_expr(path, "code")])
+    return coding, None
 
 
 def _validation_codings(params: Params, system_name: str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -982,7 +995,7 @@ def _display_choices(cs: CodeSystemIndex | None, concept: Concept, languages: li
 def _check_membership(
     check: Check, members: dict[tuple[str, str], Entry], vs: dict[str, Any], path: str, active_only: bool
 ) -> None:
-    if not check.system:
+    if not check.system and path:
         check.issues.append(
             make_issue(
                 "warning",
@@ -1073,7 +1086,7 @@ def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: P
             for i in issues
             if i["severity"] == "information" and i["details"].get("coding", [{}])[0].get("code") == "invalid-display"
         ]
-        comments = [i for i in warnings if i["details"].get("coding", [{}])[0].get("code") == "code-comment"]
+        comments = [i for i in warnings if i["details"].get("coding", [{}])[0].get("code") != "vs-invalid"]
         messages = sorted({i["details"]["text"] for i in ([*errors, *comments] if errors else warnings or infos)})
         if messages:
             result.append({"name": "message", "valueString": "; ".join(messages)})
