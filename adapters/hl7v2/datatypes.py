@@ -356,9 +356,9 @@ def quantity(value: str, unit_rep: Rep | None, scope: Scope, where: str) -> Json
     q: Json = {"value": number}
     if unit_rep is not None and unit_rep.c(1):
         q["unit"] = unit_rep.c(2) or unit_rep.c(1)
-        q["code"] = unit_rep.c(1)
-        system = unit_rep.c(3)
-        q["system"] = code_system(system, scope, where) if system else "http://unitsofmeasure.org"
+        if unit_rep.c(3):  # a coded unit; without CWE-3 the unit is only text (UCUM is not assumed)
+            q["code"] = unit_rep.c(1)
+            q["system"] = code_system(unit_rep.c(3), scope, where)
     return q
 
 

@@ -278,7 +278,10 @@ class MessageWriter:
     def obx_value(self, obs: Json, key: str | None) -> tuple[str, str]:
         if key == "valueQuantity":
             q = obs[key]
-            units = _join("^", [_e(q.get("code")), _e(q.get("unit")), self.system_name(q.get("system", ""))])
+            if q.get("code"):
+                units = _join("^", [_e(q.get("code")), _e(q.get("unit")), self.system_name(q.get("system", ""))])
+            else:
+                units = _e(q.get("unit"))
             return _e(_number_text(q.get("value"))), units
         if key == "valueCodeableConcept":
             return self.cwe(obs[key]), ""

@@ -576,7 +576,7 @@ class BundleBuilder:
             "subject": self.subject(),
             "encounter": {"reference": self.encounter} if self.encounter else None,
             "effectiveDateTime": dtm(seg.v(14), self.scope, self.where(seg, 14)),
-            "interpretation": [cwe(r, self.scope, where, INTERPRETATION) for r in seg.reps(8)],
+            "interpretation": [self.interpretation(r, self.where(seg, 8)) for r in seg.reps(8)],
             "referenceRange": self.reference_range(seg),
             "performer": [self.practitioner(r, self.where(seg, 16)) for r in seg.reps(16)],
             "method": cwe(seg.rep(17), self.scope, where),
@@ -590,6 +590,16 @@ class BundleBuilder:
             self.report.setdefault("result", []).append({"reference": ref})
             if self.report.get("effectiveDateTime") and not obs.get("effectiveDateTime"):
                 self.entries[ref]["effectiveDateTime"] = self.report["effectiveDateTime"]
+
+    def interpretation(self, rep: Rep, where: str) -> Json | None:
+        """OBX-8 through v2-0078-to-observation-interpretation (v3 system, table display)."""
+        if self.ctx.mappings is None or not rep.c(1):
+            return cwe(rep, self.scope, where, INTERPRETATION)
+        found = self.ctx.translate("v2-0078-to-observation-interpretation", V2_TABLE + "0078", rep.c(1),
+                                   expression=where, severity="warning")  # fmt: skip
+        if found is None or not found.target:
+            return cwe(rep, self.scope, where, INTERPRETATION)
+        return prune({"coding": [{"system": found.target_system, "code": found.target, "display": found.display}]})
 
     def observation_value(self, obs: Json, seg: Seg) -> None:
         value_type = seg.v(2)

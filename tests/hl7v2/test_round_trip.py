@@ -72,7 +72,7 @@ def oru_messages(draw: st.DrawFn) -> str:
     for index in range(1, draw(st.integers(1, 4)) + 1):
         kind = draw(st.sampled_from(["NM", "ST", "CWE"]))
         value = {"NM": str(draw(st.integers(0, 999))), "ST": escape(draw(TEXT)), "CWE": "260385009^Negative^SCT"}[kind]
-        units = "mg/dL^mg/dL^UCUM" if kind == "NM" else ""
+        units = draw(st.sampled_from(["mg/dL^mg/dL^UCUM", "mmol/l", ""])) if kind == "NM" else ""
         status = draw(st.sampled_from(["F", "P", "C", "X"]))
         lines.append(
             f"OBX|{index}|{kind}|{1000 + index}-{index}^Test {index}^LN||{value}|{units}|||||{status}|||{draw(TIMES)}"
