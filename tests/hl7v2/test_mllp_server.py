@@ -180,3 +180,17 @@ def test_tls(mllp_app: Flask, tmp_path: Path) -> None:
         assert ack.get("MSA-1") == "AA" and ack.get("MSA-2") == "T1"
     finally:
         handle.close()
+
+
+def test_http_ingest_and_mllp_share_idempotency(mllp_app: Flask, server: MllpServerHandle) -> None:
+    from tests.helpers import new_key
+
+    headers = {"Authorization": f"Bearer {new_key(mllp_app)}", "Content-Type": "x-application/hl7-v2+er7"}
+    client = mllp_app.test_client()
+    first = client.post("/channels/hl7v2-test/messages", data=message("H1"), headers=headers)
+    assert first.status_code in (200, 202) and first.json["status"] in ("accepted", "queued")
+    again = client.post("/channels/hl7v2-test/messages", data=message("H1"), headers=headers)
+    assert again.json["duplicate"] is True and again.json["transactionId"] == first.json["transactionId"]
+    (raw,) = send_messages("127.0.0.1", server.port, [message("H1")])  # same message over MLLP: a duplicate
+    assert parse_ack(raw).get("MSA-2") == "H1"
+    assert stored(mllp_app) == 1
