@@ -6,7 +6,9 @@ and imports ``/api/dataValueSets`` in JSON, DXF2 XML, CSV and ADX with DHIS2's s
 
 * basic auth (``USERS``) or a personal access token (``Authorization: ApiToken d2pat_…``); 401 otherwise;
 * ``VERSION`` ``"2.43"`` (default) reports set-level problems as E80xx (HTTP 409, status ERROR, no value
-  of the group written) and value-level problems as E81xx (status WARNING, ``rejectedIndexes``);
+  of the group written) and value-level problems as E81xx (status WARNING, ``rejectedIndexes``); as in
+  the dhis2-core fixtures, a uid that resolves to nothing is "not usable with the data set" (E8020 data
+  element, E8022 org unit), while an unresolvable code/name/attribute id is E8101/E8103;
   ``"2.42"`` reports E76xx value-level conflicts and imports the rest;
 * id schemes from the payload or the query (payload wins, specific beats ``idScheme``; ADX defaults
   to CODE with UID fallback); ``dryRun``; ``importStrategy`` CREATE | UPDATE | CREATE_AND_UPDATE | DELETE;
@@ -269,7 +271,7 @@ class Importer:
         de = self.resolve("dataElement", dv.data_element)
         if de is None:
             self.conflict(
-                "unknown-element",
+                "unknown-element" if self.scheme("dataElement") != "uid" else "element-not-in-set",
                 f"Data element not found or not accessible: `{dv.data_element}`",
                 dv.data_element,
                 [index],
@@ -300,9 +302,8 @@ class Importer:
     def _org_unit(self, ds: Any, text: str | None, index: int) -> str | None:
         ou = self.resolve("orgUnit", text)
         if ou is None:
-            self.conflict(
-                "unknown-org-unit", f"Organisation unit not found or not accessible: `{text}`", str(text), [index]
-            )
+            rule = "unknown-org-unit" if self.scheme("orgUnit") != "uid" else "org-unit-not-in-set"
+            self.conflict(rule, f"Organisation unit not found or not accessible: `{text}`", str(text), [index])
         elif ou not in ds.org_units:
             self.conflict(
                 "org-unit-not-in-set",
