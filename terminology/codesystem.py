@@ -12,6 +12,7 @@ from typing import Any
 
 INACTIVE_STATUSES = {"retired", "inactive"}
 CONCEPT_PROPERTIES = "http://hl7.org/fhir/concept-properties#"
+STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status"
 SUPPLEMENT_EXT = "http://hl7.org/fhir/StructureDefinition/valueset-supplement"
 
 
@@ -33,7 +34,12 @@ class Concept:
     @property
     def status(self) -> str | None:
         values = self.prop_values("status")
-        return str(values[0]) if values else None
+        if values:
+            return str(values[0])
+        for ext in self.extensions:
+            if ext.get("url") == STANDARDS_STATUS and ext.get("valueCode"):
+                return str(ext["valueCode"])
+        return None
 
     @property
     def inactive(self) -> bool:

@@ -463,14 +463,16 @@ def _no_fallback(language: str | None) -> bool:
 def _designations(entry: Entry, options: ExpandOptions, switched_to: str | None) -> list[dict[str, Any]]:
     concept = entry.concept
     assert concept is not None
-    found = [{k: v for k, v in d.items() if not k.startswith("_")} for d in [*entry.vs_designations,
-                                                                              *concept.designations]]
+    found = [
+        {k: v for k, v in d.items() if not k.startswith("_")} for d in [*entry.vs_designations, *concept.designations]
+    ]
     if switched_to:
         found = [d for d in found if not language_matches(switched_to, d.get("language"))]
         if concept.display:
             lang = entry.cs.language if entry.cs else None
-            found.insert(0, {**({"language": lang} if lang else {}), "use": PREFERRED_FOR_LANGUAGE,
-                             "value": concept.display})
+            found.insert(
+                0, {**({"language": lang} if lang else {}), "use": PREFERRED_FOR_LANGUAGE, "value": concept.display}
+            )
     if options.designations:
         found = [d for d in found if _designation_wanted(d, options.designations)]
     return found
@@ -700,8 +702,11 @@ def _check_in_vs(
     elif not soft:
         _check_membership(check, members, vs, path, active_only)
     if infer_issue is not None:
-        check.issues = [i for i in check.issues if i.get("extension", [{}])[0].get("valueString")
-                        != "Coding_has_no_system__cannot_validate"]
+        check.issues = [
+            i
+            for i in check.issues
+            if i.get("extension", [{}])[0].get("valueString") != "Coding_has_no_system__cannot_validate"
+        ]
         check.issues.append(infer_issue)
     return check
 
@@ -792,11 +797,18 @@ def _infer_system(
     if len(systems) == 1:
         return {**coding, "system": systems[0]}, None
     if len(systems) > 1:
-        text = (f"The System URI could not be determined for the code '{coding['code']}' in the ValueSet "
-                f"'{canonical(vs)}': value set expansion has multiple matches: [{', '.join(systems)}]")
-        return coding, make_issue("error", "not-found", text, tx_type="cannot-infer",
-                                  message_id="Unable_to_resolve_system__value_set_has_multiple_matches",
-                                  expression=[_expr(path, "code")])
+        text = (
+            f"The System URI could not be determined for the code '{coding['code']}' in the ValueSet "
+            f"'{canonical(vs)}': value set expansion has multiple matches: [{', '.join(systems)}]"
+        )
+        return coding, make_issue(
+            "error",
+            "not-found",
+            text,
+            tx_type="cannot-infer",
+            message_id="Unable_to_resolve_system__value_set_has_multiple_matches",
+            expression=[_expr(path, "code")],
+        )
     return coding, None
 
 
@@ -869,6 +881,17 @@ def _check_coding(
         )
         return check
     check.concept = concept
+    if concept.deprecated and not concept.inactive:
+        check.issues.append(
+            make_issue(
+                "warning",
+                "business-rule",
+                f"The concept '{concept.code}' is deprecated and its use should be reviewed",
+                tx_type="code-comment",
+                message_id="DEPRECATED_CONCEPT_FOUND",
+                expression=[_expr(path, "code")],
+            )
+        )
     if concept.inactive:
         status = concept.status if concept.status and concept.status.lower() != "inactive" else None
         text = f"{status} and inactive" if status else "inactive"
@@ -1075,8 +1098,8 @@ def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: P
         result.append({"name": "display", "valueString": shown or main.concept.display})
     if main.concept is not None and main.concept.inactive:
         result.append({"name": "inactive", "valueBoolean": True})
-        if main.concept.status:
-            result.append({"name": "status", "valueCode": main.concept.status})
+    if main.concept is not None and (main.concept.inactive or main.concept.deprecated) and main.concept.status:
+        result.append({"name": "status", "valueCode": main.concept.status})
     issues = [*extra_issues, *(i for c in checks for i in c.issues)]
     if issues:
         errors = [i for i in issues if i["severity"] == "error"]
