@@ -43,6 +43,8 @@ EXT = "http://hl7.org/fhir/StructureDefinition/"
 MARITAL_STATUS = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
 RELIGION = "http://terminology.hl7.org/CodeSystem/v3-ReligiousAffiliation"
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+TEMPORARY_LOCATION = "http://hl7.org/fhir/uv/v2mappings/StructureDefinition/temporary-location"
+PERFORMER_FUNCTION = "http://terminology.hl7.org/CodeSystem/v2-0443"
 PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 HANDLED = frozenset(
     "MSH EVN PID PD1 NK1 PV1 PV2 AL1 DG1 PR1 ORC OBR OBX NTE SPM RXA RXR RXE RXO TQ1 SCH TXA MRG SFT".split()
@@ -318,6 +320,8 @@ class BundleBuilder:
         where = self.where(seg)
         visit = seg.rep(19)
         ident = cx(visit, self.scope, self.where(seg, 19)) if visit else None
+        if ident:  # the IG types PV1-19 as a visit number whatever CX-5 says
+            ident["type"] = {"coding": [{"system": V2_TABLE + "0203", "code": "VN"}], "text": "visit number"}
         if ident:
             eid = resource_id("Encounter", ident["system"], ident["value"])
         else:
@@ -366,13 +370,16 @@ class BundleBuilder:
 
     def locations(self, seg: Seg) -> list[Json]:
         out = []
-        for f, status in ((3, "active"), (6, "completed"), (42, "planned"), (43, "completed")):
+        for f, status in ((3, "active"), (6, "completed"), (11, "active"), (42, "planned"), (43, "completed")):
             rep = seg.rep(f)
             if rep is None:
                 continue
             loc = self.location(rep, self.where(seg, f))
             if loc is not None:
-                out.append({"location": {"reference": self.add(loc)}, "status": status})
+                entry: Json = {"location": {"reference": self.add(loc)}, "status": status}
+                if f in (11, 43):  # temporary / prior temporary location (IG extension)
+                    entry["extension"] = [{"url": TEMPORARY_LOCATION, "valueBoolean": True}]
+                out.append(entry)
         return out
 
     def location(self, rep: Rep, where: str) -> Json | None:
@@ -502,8 +509,9 @@ class BundleBuilder:
         if seg.v(5):
             code, _ = mapped_code(self.scope, "v2-0038-to-request-status", "0038", seg.v(5), self.where(seg, 5))
             status = code or "unknown"
+        group = ei(seg.rep(4), self.scope, self.where(seg, 4), "PGN")
         request: Json = {
-            "resourceType": "ServiceRequest", "id": sid, "identifier": [placer, filler], "status": status,
+            "resourceType": "ServiceRequest", "id": sid, "identifier": [placer, filler, group], "status": status,
             "intent": "order", "subject": self.subject(),
             "encounter": {"reference": self.encounter} if self.encounter else None,
             "authoredOn": dtm(seg.v(9), self.scope, self.where(seg, 9)),
@@ -703,7 +711,8 @@ class BundleBuilder:
             "lotNumber": seg.v(15),
             "expirationDate": date_only(seg.v(16), self.scope, self.where(seg, 16)),
             "primarySource": True,
-            "performer": [{"actor": p} for p in (self.practitioner(r, self.where(seg, 10)) for r in seg.reps(10)) if p],
+            "performer": self.immunization_performers(seg),
+            "identifier": [i for i in (self.order or {}).get("identifier", []) if i],
             "statusReason": cwe(seg.rep(18), self.scope, self.where(seg, 18)),
         }  # fmt: skip
         if not imm["occurrenceDateTime"]:
@@ -711,6 +720,18 @@ class BundleBuilder:
         self.observation = None
         self.add(imm)
         self.immunization = str(imm["id"])
+
+    def immunization_performers(self, seg: Seg) -> list[Json]:
+        """RXA-10 administering provider (function AP) and ORC-12 ordering provider (OP)."""
+        out = []
+        for rep in seg.reps(10):
+            actor = self.practitioner(rep, self.where(seg, 10))
+            if actor:
+                out.append({"actor": actor, "function": {"coding": [{"system": PERFORMER_FUNCTION, "code": "AP"}]}})
+        requester = (self.order or {}).get("requester")
+        if requester:
+            out.append({"actor": requester, "function": {"coding": [{"system": PERFORMER_FUNCTION, "code": "OP"}]}})
+        return out
 
     def seg_rxr(self, seg: Seg) -> None:
         imm_id = getattr(self, "immunization", None)
