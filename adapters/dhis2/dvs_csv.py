@@ -80,7 +80,7 @@ def _read_row(names: list[str], raw_names: list[str], row: list[str], line: int)
             kw[_COLUMNS[name]] = cell or None
         elif name in _FLAGS:
             kw[_FLAGS[name]] = parse_bool(cell or None, f"line {line}, {name}")
-        elif not has_coc and name not in ("storedby",) and cell:
+        elif not has_coc and cell:
             categories.append((raw_names[index].strip(), cell))
     if not cells.get("dataelement"):
         raise DecodeError("GW-1506", "dataElement is required", location=f"line {line}")

@@ -17,6 +17,7 @@ are not carried.
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote, unquote
@@ -36,7 +37,7 @@ from adapters.dhis2.model import (
     single_set_possible,
     unflatten,
 )
-from adapters.dhis2.periods import parse_period
+from adapters.dhis2.periods import format_period, parse_period, period_for_range
 from bridge.errors import DecodeError, MappingError
 
 NS = "urn:jembatan:dhis2:"
@@ -230,8 +231,8 @@ def _value_from_stratum(data_element: str, stratum: dict[str, Any]) -> DataValue
 
 
 def _number_text(number: Any) -> str:
-    text = format(Decimal(str(number)), "f")
-    return text
+    """A FHIR decimal/integer as plain DHIS2 value text (no exponent)."""
+    return format(Decimal(str(number)), "f")
 
 
 def _values_of_group(group: dict[str, Any], where: str) -> list[DataValue]:
@@ -250,10 +251,6 @@ def _values_of_group(group: dict[str, Any], where: str) -> list[DataValue]:
 def _period_text(report: dict[str, Any], ext: dict[str, dict[str, Any]]) -> str:
     if "period" in ext:
         return _read_str_ext(ext["period"])
-    from datetime import date
-
-    from adapters.dhis2.periods import format_period, period_for_range
-
     raw = report.get("period") or {}
     try:
         found = period_for_range(date.fromisoformat(raw["start"][:10]), date.fromisoformat(raw["end"][:10]))

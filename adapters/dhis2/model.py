@@ -196,8 +196,3 @@ def unflatten(rows: Iterable[FlatValue]) -> DataValueSet:
 
 def single_set_possible(rows: Iterable[FlatValue]) -> bool:
     return len({(r.data_set, r.complete_date, r.attribute_category_options) for r in rows}) <= 1
-
-
-def normalized(rows: Iterable[FlatValue]) -> tuple[FlatValue, ...]:
-    """Rows with empty AOC strings treated as absent (DHIS2: empty = default combo)."""
-    return tuple(replace(r, attribute_option_combo=r.attribute_option_combo or None) for r in rows)
