@@ -278,8 +278,9 @@ def expand(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[st
     versions: dict[str, set[str | None]] = {}
     for entry in entries:
         versions.setdefault(entry.system, set()).add(entry.version)
+    mixed = _systems_with_several_versions(vs)
     for entry in entries:
-        entry.show_version = len(versions[entry.system]) > 1
+        entry.show_version = len(versions[entry.system]) > 1 or entry.system in mixed
     if options.text_filter:
         text = options.text_filter
         entries = [e for e in entries if e.system in expander.prefiltered or _matches_text(e, text)]
@@ -304,6 +305,14 @@ def expand(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) -> dict[st
     )
     result["expansion"]["parameter"].extend({"name": n, "valueUri": v} for n, v in expansion.applied)
     return result
+
+
+def _systems_with_several_versions(vs: dict[str, Any]) -> set[str]:
+    seen: dict[str, set[str | None]] = {}
+    for include in vs.get("compose", {}).get("include", []):
+        if include.get("system"):
+            seen.setdefault(include["system"], set()).add(include.get("version"))
+    return {system for system, versions in seen.items() if len(versions) > 1}
 
 
 def _matches_text(entry: Entry, text: str) -> bool:
@@ -540,6 +549,7 @@ class Check:
     issues: list[dict[str, Any]] = field(default_factory=list)
     unknown_system: str | None = None
     foreign_system: bool = False  # unknown system that the value set does not use
+    soft_failed: bool = False  # the value set itself could not be expanded for this system
     ok: bool = True
 
 
@@ -613,7 +623,12 @@ def validate_code_vs(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) 
     checks_wanted = _canonical_map(params, "check-system-version")
     for check, path in zip(checks, paths, strict=True):
         pattern = checks_wanted.get(check.system or "")
-        if pattern and check.cs is not None and not version_matches(pattern, check.cs.version):
+        if (
+            pattern
+            and check.cs is not None
+            and not check.soft_failed
+            and not version_matches(pattern, check.cs.version)
+        ):
             check.ok = False
             check.issues.append(
                 make_issue(
@@ -683,6 +698,7 @@ def _check_in_vs(
             check.unknown_system = f"{hint.system}|{asked}"
     if soft and not check.unknown_system:
         check.ok = False
+        check.soft_failed = True
         bad_system = getattr(soft[0], "system", None)
         bad_version = getattr(soft[0], "version", None)
         if bad_system and bad_version and asked and bad_version != asked and bad_system == coding.get("system"):
@@ -757,8 +773,9 @@ def _unknown_version_against_default(
             expression=[_expr(path, "system")],
         )
     ]
-    if hint.system in _canonical_map(params, "system-version"):
-        _add_mismatch(check, hint.system, hint.version, asked, path, forced_from="")
+    checked = _canonical_map(params, "check-system-version").get(hint.system)
+    if hint.system in _canonical_map(params, "system-version") or checked:
+        _add_mismatch(check, hint.system, checked or hint.version, asked, path, forced_from="")
     else:
         check.issues.append(
             make_issue(
@@ -848,7 +865,11 @@ def _check_coding(
     check = Check(coding.get("system"), coding.get("code"), coding.get("version"), coding.get("display"))
     if not check.system:
         return check
-    version = check.version or _canonical_map(params, "system-version").get(check.system)
+    version = (
+        check.version
+        or _canonical_map(params, "system-version").get(check.system)
+        or _canonical_map(params, "check-system-version").get(check.system)
+    )
     cs = cs_hint or ws.code_system(check.system, version)
     if cs is None:
         check.ok = False
@@ -1071,7 +1092,7 @@ def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: P
     if codeable is not None:
         result.append({"name": "codeableConcept", "valueCodeableConcept": codeable})
         if good is None:
-            main = main if main.concept is not None else Check(None, None)
+            main = main if main.concept is not None and not main.soft_failed else Check(None, None)
             if vs is not None and any(
                 i.get("details", {}).get("coding", [{}])[0].get("code") == "this-code-not-in-vs"
                 for c in checks
