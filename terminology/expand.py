@@ -436,6 +436,12 @@ def unknown_system(system: str, version: str | None, known: Iterable[str]) -> Tx
             f"cannot be validated. Valid versions: {' or '.join(versions)}"
         )
         mid = "UNKNOWN_CODESYSTEM_VERSION"
+    elif version:
+        text = (
+            f"A definition for CodeSystem '{system}' version '{version}' could not be found, so the code cannot be "
+            f"validated. No versions of this code system are known"
+        )
+        mid = "UNKNOWN_CODESYSTEM_VERSION_NONE"
     else:
         text = f"A definition for CodeSystem '{system}' could not be found, so the code cannot be validated"
         mid = "UNKNOWN_CODESYSTEM"

@@ -671,7 +671,11 @@ def _check_in_vs(
     if check.unknown_system and check.system and check.system not in _compose_systems(vs) and not soft:
         check.foreign_system = True
         for issue in check.issues:
-            if issue.get("details", {}).get("text", "").startswith(f"A definition for CodeSystem '{check.system}'"):
+            text = issue.get("details", {}).get("text", "")
+            if (
+                text
+                == f"A definition for CodeSystem '{check.system}' could not be found, so the code cannot be validated"
+            ):
                 issue["details"]["text"] = issue["details"]["text"].replace(f"'{check.system}'", check.system, 1)
     if mismatch and hint is not None:
         forced = params_force(params).get(hint.system)
