@@ -285,11 +285,12 @@ def peek(scope: Scope, map_id: str, table: str, code: str, target_system: str | 
 def xpn(rep: Rep, scope: Scope, where: str, offset: int = 0) -> Json | None:
     """XPN (or the name part of XCN, shifted by ``offset``) → HumanName."""
     o = offset
-    family, given = rep.c(1 + o, 1), [g for g in (rep.c(2 + o), rep.c(3 + o)) if g]
+    family = rep.c(1 + o, 1)
+    given = [g for g in (rep.c(2 + o), rep.c(3 + o), "" if o else rep.c(15)) if g]
     if not family and not given:
         return None
     use = lookup(scope, "v2-0200-to-name-use", "0200", rep.c(7 + o), where)
-    suffix = [x for x in (rep.c(4 + o), rep.c(6 + o)) if x]
+    suffix = [x for x in (rep.c(4 + o), rep.c(6 + o), "" if o else rep.c(14)) if x]
     period = {"start": date_only(rep.c(12 + o), scope, where), "end": date_only(rep.c(13 + o), scope, where)}
     if offset == 0 and rep.c(10, 1):
         period = {"start": date_only(rep.c(10, 1), scope, where), "end": date_only(rep.c(10, 2), scope, where)}
@@ -321,17 +322,19 @@ def xtn(rep: Rep, default_use: str, scope: Scope, where: str) -> Json | None:
     """XTN → ContactPoint (.1 or .12 or .4 email / .6+.7 number; .2 use; .3 equipment)."""
     equipment = rep.c(3)
     system = lookup(scope, "v2-0202-to-contact-point-system", "0202", equipment, where) or "phone"
-    if rep.c(4):
-        value, system = rep.c(4), "email"
-    elif system == "email":
-        value = rep.c(1)
+    if system == "email":
+        value = rep.c(4) or rep.c(1)
     else:
         value = rep.c(12) or "".join(p for p in (rep.c(5), rep.c(6), rep.c(7)) if p) or rep.c(1)
     if not value:
         return None
-    use = peek(scope, "v2-0201-to-contact-point-use", "0202", equipment)
-    use = use or lookup(scope, "v2-0201-to-contact-point-use", "0201", rep.c(2), where) or default_use
-    return prune({"system": system, "value": value, "use": use})
+    use = lookup(scope, "v2-0201-to-contact-point-use", "0201", rep.c(2), where) if rep.c(2) else None
+    use = use or peek(scope, "v2-0201-to-contact-point-use", "0202", equipment) or default_use
+    rank = rep.c(18)
+    period = {"start": date_only(rep.c(13), scope, where), "end": date_only(rep.c(14), scope, where)}
+    point = {"system": system, "value": value, "use": use, "period": period,
+             "rank": int(rank) if rank.isdigit() and int(rank) > 0 else None}  # fmt: skip
+    return prune(point)
 
 
 def xcn_practitioner(rep: Rep, scope: Scope, where: str) -> tuple[str, Json] | None:

@@ -117,12 +117,15 @@ class MessageWriter:
         return _e(result.target) if result and result.target else ""
 
     def name(self, name: Json) -> str:
-        given = list(name.get("given") or []) + ["", ""]
+        given = list(name.get("given") or []) + ["", "", ""]
         use = self.reverse("v2-0200-to-name-use", "0200", name.get("use"), "HumanName.use", "warning")
-        suffix = list(name.get("suffix") or []) + ["", ""]
+        suffix = list(name.get("suffix") or []) + ["", "", ""]
         prefix = (name.get("prefix") or [""])[0]
-        return _join("^", [_e(name.get("family")), _e(given[0]), _e(given[1]), _e(suffix[0]), _e(prefix),
-                           _e(suffix[1]), use])  # fmt: skip
+        period = name.get("period") or {}
+        parts = [_e(name.get("family")), _e(given[0]), _e(given[1]), _e(suffix[0]), _e(prefix), _e(suffix[1]), use,
+                 "", "", "", "", v2_datetime(period.get("start")), v2_datetime(period.get("end")), _e(suffix[2]),
+                 _e(given[2])]  # fmt: skip
+        return _join("^", parts)
 
     def address(self, addr: Json) -> str:
         lines = list(addr.get("line") or []) + ["", ""]

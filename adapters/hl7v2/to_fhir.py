@@ -189,7 +189,11 @@ class BundleBuilder:
             "address": [xad(r, self.scope, where) for r in seg.reps(11)],
             "telecom": [xtn(r, "home", self.scope, where) for r in seg.reps(13)]
             + [xtn(r, "work", self.scope, where) for r in seg.reps(14)],
-            "communication": [{"language": cwe(r, self.scope, where)} for r in seg.reps(15)],
+            "communication": [
+                {"language": lang, "preferred": True}
+                for lang in (cwe(r, self.scope, where) for r in seg.reps(15))
+                if lang
+            ],
             "maritalStatus": cwe(seg.rep(16), self.scope, where, MARITAL_STATUS),
             "extension": self.patient_extensions(seg),
         }

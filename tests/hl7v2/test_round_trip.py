@@ -56,7 +56,9 @@ def adt_messages(draw: st.DrawFn) -> str:
     return "\r".join([
         f"MSH|^~\\&|SIMRS|RSUD|GW||20240101||ADT^{event}^ADT_A01|X|P|2.5",
         f"EVN|{event}|20240101",
-        f"PID|1||{mrn}^^^RSUD^MR~{nik}^^^NIK^NI||{family}^{given}||{draw(DATES)}|{sex}",
+        f"PID|1||{mrn}^^^RSUD^MR~{nik}^^^NIK^NI||{family}^{given}^^^dr.^^L^^^^^{draw(DATES)}^^S.Kom^Budi"
+        f"||{draw(DATES)}|{sex}|||Jl. {given} 1^^Kota^^12345^ID^H||^PRN^PH^^^^^^^^^0812{draw(IDS)}"
+        "~^NET^Internet^a@b.id",
         "|".join(pv1).rstrip("|"),
     ]) + "\r"  # fmt: skip
 
@@ -104,6 +106,8 @@ def test_adt_v2_fhir_v2_fhir_is_stable(raw: str) -> None:
     assert resources(first) == resources(second)
     patient = next(r for r in resources(first).values() if r["resourceType"] == "Patient")
     assert patient["gender"] and patient["birthDate"] and len(patient["identifier"]) == 2
+    assert len(patient["telecom"]) == 2 and patient["address"][0]["use"] == "home"
+    assert patient["name"][0]["suffix"] == ["S.Kom"] and patient["name"][0]["period"]["start"]
 
 
 @given(oru_messages())
