@@ -1031,7 +1031,8 @@ def _check_display(check: Check, path: str, params: Params) -> None:
 
 def _display_choices(cs: CodeSystemIndex | None, concept: Concept, languages: list[str]) -> list[str]:
     found: list[str] = []
-    for value, lang in display_candidates(cs, concept):
+    plain = Concept(concept.code, concept.display, designations=[d for d in concept.designations if not d.get("use")])
+    for value, lang in display_candidates(cs, plain):
         if languages and not any(language_matches(w, lang) for w in languages):
             continue
         item = f"'{value}'" + (f" ({lang})" if lang else "")
