@@ -27,6 +27,7 @@ GW-4314    missing value (and not a deletion)                  E8121 / E7630
 GW-4315    same key twice in one payload                       E8128 / -
 GW-4316    completeDate is not yyyy-MM-dd                      E8009 / -
 GW-4317    no dataSet given and none can be inferred           E8002 / -
+GW-4318    period not open: future or expired                  E8030-E8031 / -
 =========  ==================================================
 """
 
@@ -36,14 +37,14 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from adapters.base import MapContext
 from adapters.dhis2.model import AdxDocument, DataValue, DataValueSet, FlatValue, flatten
-from adapters.dhis2.periods import parse_period
+from adapters.dhis2.periods import Period, parse_period, period_containing, shift
 from bridge.errors import ConformanceError, DecodeError, GatewayError
 from conformance.outcome import Issue, Outcome
 
@@ -95,6 +96,8 @@ class DataSet(Named):
     category_combo: str = ""
     elements: tuple[tuple[str, str | None], ...] = ()  # (data element, combo override)
     org_units: frozenset[str] = frozenset()
+    open_future_periods: int = 0
+    expiry_days: int = 0
 
 
 def _ref(obj: Any) -> str:
@@ -169,6 +172,8 @@ class MetadataSnapshot:
                     for e in obj.get("dataSetElements") or []
                 ),
                 org_units=frozenset(map(_ref, obj.get("organisationUnits") or [])),
+                open_future_periods=int(obj.get("openFuturePeriods") or 0),
+                expiry_days=int(obj.get("expiryDays") or 0),
             )
         stamps = [
             str(o["lastUpdated"])
@@ -337,6 +342,7 @@ class _Check:
     snap: MetadataSnapshot
     schemes: dict[str, str]
     outcome: Outcome = field(default_factory=Outcome)
+    today: date = field(default_factory=date.today)
     _cache: dict[str, str] = field(default_factory=dict)
 
     def issue(
@@ -385,6 +391,29 @@ def _check_period(chk: _Check, ds: DataSet | None, text: str | None, where: str)
         return
     if ds is not None and period.type != ds.period_type:
         chk.issue("GW-4305", f"period {text!r} is {period.type}, dataSet {ds.id} is {ds.period_type}", where)
+        return
+    if ds is not None:
+        _check_timely(chk, ds, period, text, where)
+
+
+def untimely(ds: DataSet, period: Period, today: date) -> str | None:
+    """Why ``period`` is closed for data entry in ``ds`` on ``today`` (None when open).
+
+    Open: up to ``openFuturePeriods`` periods after the current one; closed ``expiryDays`` days after
+    the period ended (0 = never). Approval and data input periods are not modelled.
+    """
+    last_open = shift(period_containing(ds.period_type, today), ds.open_future_periods)
+    if period.start > last_open.end:
+        return f"is in the future (dataSet {ds.id} opens {ds.open_future_periods} future periods)"
+    if ds.expiry_days > 0 and today > period.end + timedelta(days=ds.expiry_days):
+        return f"expired {ds.expiry_days} days after its end (dataSet {ds.id})"
+    return None
+
+
+def _check_timely(chk: _Check, ds: DataSet, period: Period, text: str, where: str) -> None:
+    why = untimely(ds, period, chk.today)
+    if why:
+        chk.issue("GW-4318", f"period {text!r} {why}", where)
 
 
 def _check_org_unit(chk: _Check, ds: DataSet | None, text: str | None, where: str) -> None:
@@ -508,10 +537,10 @@ def _data_set(chk: _Check, dvs: DataValueSet, rows: tuple[FlatValue, ...]) -> Da
 
 
 def validate_data_value_set(
-    dvs: DataValueSet, snap: MetadataSnapshot, schemes: Mapping[str, str] | None = None
+    dvs: DataValueSet, snap: MetadataSnapshot, schemes: Mapping[str, str] | None = None, today: date | None = None
 ) -> Outcome:
-    """All GW-43xx issues of ``dvs`` against ``snap``; never raises for bad input."""
-    chk = _Check(snap, id_schemes(dvs, schemes))
+    """All GW-43xx issues of ``dvs`` against ``snap`` (timeliness judged on ``today``); never raises for bad input."""
+    chk = _Check(snap, id_schemes(dvs, schemes), today=today or date.today())
     rows = flatten(dvs)
     ds = _data_set(chk, dvs, rows)
     if dvs.complete_date is not None and not _is_date(dvs.complete_date, "%Y-%m-%d"):
@@ -571,12 +600,14 @@ class MetadataValidator:
     def validate(self, doc: Any, ctx: MapContext) -> Outcome:
         snap = snapshot_from_settings(ctx.settings)
         schemes = dict(ctx.settings.get("dhis2_id_schemes") or {})
+        raw_today = ctx.settings.get("dhis2_today")
+        today = date.fromisoformat(str(raw_today)) if raw_today else None
         if isinstance(doc, DataValueSet):
-            return validate_data_value_set(doc, snap, schemes)
+            return validate_data_value_set(doc, snap, schemes, today)
         if isinstance(doc, AdxDocument):
-            return _validate_adx(doc, snap, {"idScheme": "code", **schemes})
+            return _validate_adx(doc, snap, {"idScheme": "code", **schemes}, today)
         if _resource_type(doc) in ("Bundle", "MeasureReport"):
-            return _validate_pivot(doc, snap, schemes)
+            return _validate_pivot(doc, snap, schemes, today)
         raise ConformanceError(
             "GW-4398", f"the dhis2 profiles validate DHIS2 models or MeasureReports, got {type(doc).__name__}"
         )
@@ -592,14 +623,14 @@ def _prefixed(outcome: Outcome, prefix: str) -> list[Issue]:
     return [replace(i, expression=tuple(prefix + e for e in i.expression)) for i in outcome.issues]
 
 
-def _validate_adx(doc: AdxDocument, snap: MetadataSnapshot, schemes: Mapping[str, str]) -> Outcome:
+def _validate_adx(doc: AdxDocument, snap: MetadataSnapshot, schemes: Mapping[str, str], today: date | None) -> Outcome:
     outcome = Outcome()
     for index, group in enumerate(doc.groups):
-        outcome.extend(_prefixed(validate_data_value_set(group, snap, schemes), f"group[{index}]."))
+        outcome.extend(_prefixed(validate_data_value_set(group, snap, schemes, today), f"group[{index}]."))
     return outcome
 
 
-def _validate_pivot(doc: Any, snap: MetadataSnapshot, schemes: Mapping[str, str]) -> Outcome:
+def _validate_pivot(doc: Any, snap: MetadataSnapshot, schemes: Mapping[str, str], today: date | None) -> Outcome:
     from adapters.dhis2.measurereport import fhir_rows
     from adapters.dhis2.model import group_runs, run_to_group
 
@@ -610,7 +641,7 @@ def _validate_pivot(doc: Any, snap: MetadataSnapshot, schemes: Mapping[str, str]
         return Outcome.of(Issue.error("structure", exc.message, message_id=exc.code))
     for index, run in enumerate(group_runs(rows)):
         where = f"Bundle.entry[{index}].resource." if _resource_type(doc) == "Bundle" else "MeasureReport."
-        outcome.extend(_prefixed(validate_data_value_set(run_to_group(run), snap, schemes), where))
+        outcome.extend(_prefixed(validate_data_value_set(run_to_group(run), snap, schemes, today), where))
     return outcome
 
 

@@ -355,3 +355,41 @@ def period_for_range(start: date, end: date) -> Period | None:
 
 def last_day(year: int, month: int) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])
+
+
+_MONTH_SPANS: dict[str, tuple[int, int]] = {  # type -> (length in months, first month of the cycle)
+    "Monthly": (1, 1),
+    "BiMonthly": (2, 1),
+    "Quarterly": (3, 1),
+    "QuarterlyNov": (3, 11),
+    "SixMonthly": (6, 1),
+    "SixMonthlyApril": (6, 4),
+    "SixMonthlyNov": (6, 11),
+    "Yearly": (12, 1),
+    **{t: (12, m) for t, (_, m) in FINANCIAL_TYPES.items()},
+}
+
+
+def period_containing(ptype: str, day: date) -> Period:
+    """The ``ptype`` period that contains ``day`` (e.g. the current period of a dataSet)."""
+    if ptype == "Daily":
+        return Period(ptype, day, day)
+    if ptype in WEEKLY_TYPES:
+        return _span(ptype, day - timedelta(days=(day.weekday() - WEEKLY_TYPES[ptype][1]) % 7))
+    if ptype == "BiWeekly":
+        monday = day - timedelta(days=day.weekday())
+        _, week = _week_number(Period("Weekly", monday, monday + timedelta(days=6)), 0)
+        return _span(ptype, monday - timedelta(days=7 * ((week - 1) % 2)))
+    if ptype not in _MONTH_SPANS:
+        raise _bad(ptype, "unknown period type")
+    length, first = _MONTH_SPANS[ptype]
+    index = day.year * 12 + day.month - 1
+    start = index - (index - (first - 1)) % length
+    return _span(ptype, date(start // 12, start % 12 + 1, 1))
+
+
+def shift(period: Period, count: int) -> Period:
+    """The period ``count`` periods after ``period`` (``count`` >= 0)."""
+    for _ in range(count):
+        period = _span(period.type, period.end + timedelta(days=1))
+    return period

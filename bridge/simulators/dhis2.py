@@ -8,7 +8,8 @@ and imports ``/api/dataValueSets`` in JSON, DXF2 XML, CSV and ADX with DHIS2's s
 * ``VERSION`` ``"2.43"`` (default) reports set-level problems as E80xx (HTTP 409, status ERROR, no value
   of the group written) and value-level problems as E81xx (status WARNING, ``rejectedIndexes``); as in
   the dhis2-core fixtures, a uid that resolves to nothing is "not usable with the data set" (E8020 data
-  element, E8022 org unit), while an unresolvable code/name/attribute id is E8101/E8103;
+  element, E8022 org unit), while an unresolvable code/name/attribute id is E8101/E8103; a period not open
+  for data entry (beyond ``openFuturePeriods``, or past ``expiryDays``) is E8030 (2.43 mode only);
   ``"2.42"`` reports E76xx value-level conflicts and imports the rest;
 * id schemes from the payload or the query (payload wins, specific beats ``idScheme``; ADX defaults
   to CODE with UID fallback); ``dryRun``; ``importStrategy`` CREATE | UPDATE | CREATE_AND_UPDATE | DELETE;
@@ -25,7 +26,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
@@ -34,7 +35,7 @@ from adapters.dhis2.adx_xml import AdxCodec
 from adapters.dhis2.dvs_csv import DataValueSetCsvCodec
 from adapters.dhis2.dvs_json import DataValueSetJsonCodec
 from adapters.dhis2.dvs_xml import DataValueSetXmlCodec
-from adapters.dhis2.metadata import DEMO_PATH, MetadataSnapshot, id_schemes, value_fits
+from adapters.dhis2.metadata import DEMO_PATH, MetadataSnapshot, id_schemes, untimely, value_fits
 from adapters.dhis2.model import AdxDocument, DataValue, DataValueSet, FlatValue, flatten
 from adapters.dhis2.periods import parse_period
 from bridge.errors import CodecError
@@ -63,6 +64,7 @@ RULES: dict[str, tuple[str, str, bool]] = {
     "coc-not-in-combo": ("E8024", "E7616", True),
     "options-no-coc": ("E8127", "E7616", True),
     "duplicate": ("E8128", "E7640", True),
+    "untimely": ("E8030", "E8030", True),  # checked in 2.43 mode only
     "bad-value": ("E8120", "E7619", False),
     "no-value": ("E8121", "E7630", False),
 }
@@ -93,6 +95,7 @@ class State:
     users: dict[str, str]
     tokens: dict[str, str]
     async_polls: int
+    today: date
     values: dict[Key, Stored] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)
 
@@ -296,6 +299,10 @@ class Importer:
             self.conflict(
                 "period-type", f"Period type of period `{text}` not valid for data set `{ds.id}`", str(text), [index]
             )
+            return None
+        why = untimely(ds, period, self.state.today) if self.state.version >= "2.43" else None
+        if why:
+            self.conflict("untimely", f"Period `{text}` is not open for data entry: it {why}", str(text), [index])
             return None
         return period.iso
 
@@ -676,7 +683,8 @@ def metadata() -> Response:
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """The DHIS2 simulator. Config: ``METADATA`` (dict), ``VERSION``, ``USERS``, ``TOKENS``, ``ASYNC_POLLS``."""
+    """The DHIS2 simulator. Config: ``METADATA`` (dict), ``VERSION``, ``USERS``, ``TOKENS``, ``ASYNC_POLLS``,
+    ``TODAY`` (ISO date the timeliness rules use; default today)."""
     config = dict(config or {})
     meta = config.get("METADATA") or json.loads(DEMO_PATH.read_text(encoding="utf-8"))
     state = State(
@@ -686,6 +694,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         users=dict(config.get("USERS", {"admin": "district"})),
         tokens=dict(config.get("TOKENS", {"d2pat_jembatanDemoToken0000000000000000": "admin"})),
         async_polls=int(config.get("ASYNC_POLLS", 1)),
+        today=date.fromisoformat(str(config["TODAY"])) if config.get("TODAY") else date.today(),
     )
     app = Flask("dhis2-simulator")
     app.config.update(config)

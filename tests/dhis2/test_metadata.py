@@ -220,3 +220,23 @@ def test_boolean_fixture_rejects_the_same_rows_as_dhis2() -> None:
     types = {"jH26dja2f30": "BOOLEAN", "jH26dja2f31": "TRUE_ONLY"}  # as set up by the upstream test
     bad = [i for i, dv in enumerate(dvs.data_values) if not value_fits(types[dv.data_element], dv.value or "")]
     assert bad == [10, 11, 16, 17]
+
+
+def test_timeliness_future_and_expired_periods() -> None:
+    from datetime import date
+
+    value = {"dataElement": "DeTbNew0001", "categoryOptionCombo": "CocTb000001", "value": "1"}
+    today = date(2024, 3, 15)
+    assert ids(validate_data_value_set(tb([value], period="202403"), demo_snapshot(), today=today)) == []
+    assert ("GW-4318", "dataValues[0].period") in ids(
+        validate_data_value_set(tb([value], period="202404"), demo_snapshot(), today=today)
+    )
+    meta = json.loads((Path(__file__).parents[2] / "adapters/dhis2/demo_metadata.json").read_text())
+    for ds in meta["dataSets"]:
+        ds["expiryDays"], ds["openFuturePeriods"] = 10, 1
+    snap = MetadataSnapshot.from_metadata(meta)
+    assert ids(validate_data_value_set(tb([value], period="202404"), snap, today=today)) == []
+    assert ("GW-4318", "dataValues[0].period") in ids(
+        validate_data_value_set(tb([value], period="202401"), snap, today=today)
+    )
+    assert ids(validate_data_value_set(tb([value], period="202403"), snap, today=today)) == []

@@ -112,3 +112,16 @@ def test_consecutive_weeks_tile_the_year() -> None:
     starts = [parse_period(f"2026W{n}").start for n in range(1, 54) if n <= 53]
     assert starts[0] == date(2025, 12, 29)
     assert all((b - a).days == 7 for a, b in zip(starts, starts[1:], strict=False))
+
+
+@given(periods())
+def test_period_containing_and_shift(text: str) -> None:
+    from datetime import timedelta
+
+    from adapters.dhis2.periods import period_containing, shift
+
+    period = parse_period(text)
+    assert period_containing(period.type, period.start) == period == period_containing(period.type, period.end)
+    following = shift(period, 1)
+    assert following.type == period.type and following.start == period.end + timedelta(days=1)
+    assert parse_period(following.iso) == following

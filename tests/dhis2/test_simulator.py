@@ -186,3 +186,9 @@ def test_metadata_last_updated_filter() -> None:
     assert len(full["dataSets"]) == 5 and full["organisationUnits"][0]["path"].startswith("/")
     newer = c.get("/api/metadata?filter=lastUpdated:gt:2030-01-01", headers=AUTH).get_json()
     assert newer["dataSets"] == []
+
+
+def test_future_periods_are_closed_in_243() -> None:
+    status, body = post(client(TODAY="2024-01-20"), {**tb_values(GOOD), "period": "202402"})
+    assert status == 409 and body["response"]["conflicts"][0]["errorCode"] == "E8030"
+    assert post(client(TODAY="2024-02-01"), {**tb_values(GOOD), "period": "202402"})[0] == 200
