@@ -465,6 +465,7 @@ class BundleBuilder:
         if code is None or not self.patient:
             return
         ident = ei(seg.rep(20), self.scope, self.where(seg, 20))
+        asserted = dtm(seg.v(19), self.scope, self.where(seg, 19))
         cid = resource_id("Condition", ident["system"], ident["value"]) if ident else resource_id(
             "Condition", self.patient, f"{self.encounter}|{_code_key(code)}")  # fmt: skip
         condition = {
@@ -478,6 +479,7 @@ class BundleBuilder:
                                       "code": "encounter-diagnosis"}]}],
             "onsetDateTime": dtm(seg.v(5), self.scope, self.where(seg, 5)),
             "recordedDate": dtm(seg.v(19), self.scope, self.where(seg, 19)),
+            "extension": [{"url": EXT + "condition-assertedDate", "valueDateTime": asserted}] if asserted else [],
             "asserter": self.practitioner(seg.rep(16), self.where(seg, 16)),
         }  # fmt: skip
         ref = self.add(condition)
@@ -592,6 +594,7 @@ class BundleBuilder:
             "referenceRange": self.reference_range(seg),
             "performer": [self.practitioner(r, self.where(seg, 16)) for r in seg.reps(16)],
             "method": cwe(seg.rep(17), self.scope, where),
+            "bodySite": cwe(seg.rep(20), self.scope, self.where(seg, 20)),
         }  # fmt: skip
         if self.report is None and self.patient is None:
             obs.pop("subject")

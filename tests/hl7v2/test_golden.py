@@ -8,7 +8,7 @@ from tests.hl7v2.conftest import golden_names
 from tests.hl7v2.golden import compare_all, report
 
 # floors at the figures reached (see deliberate_differences.md); a mapping regression fails here
-FLOORS = {"Patient": 48.0, "Encounter": 59.0, "Observation": 62.0, "Condition": 53.0, "AllergyIntolerance": 74.0,
+FLOORS = {"Patient": 48.0, "Encounter": 59.0, "Observation": 64.0, "Condition": 64.0, "AllergyIntolerance": 74.0,
           "Immunization": 75.0, "DiagnosticReport": 60.0, "ServiceRequest": 35.0}  # fmt: skip
 
 
