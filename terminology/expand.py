@@ -68,6 +68,7 @@ class Entry:
     concept: Concept | None
     cs: CodeSystemIndex | None
     vs_designations: list[dict[str, Any]] = field(default_factory=list)
+    vs_extensions: list[dict[str, Any]] = field(default_factory=list)
     show_version: bool = False
     nestable: bool = True
     pinned: bool = False
@@ -289,6 +290,7 @@ class Expander:
             if item.get("display"):
                 entry.display = item["display"]
             entry.vs_designations = list(item.get("designation", []))
+            entry.vs_extensions = list(item.get("extension", []))
             entry.nestable = False
             result[(cs.url, concept.code)] = entry
         return result

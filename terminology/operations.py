@@ -45,6 +45,7 @@ VS_KEEP = (
     "resourceType",
     "id",
     "language",
+    "extension",
     "url",
     "version",
     "name",
@@ -357,6 +358,9 @@ def _expanded_value_set(
     if params.has("offset"):
         expansion["offset"] = offset
     props = _requested_properties(options, used)
+    for code, (_, _, uri) in EXTENSION_PROPERTIES.items():
+        if code not in [c for c, _ in props] and _any_extension_property(contains, code):
+            props.append((code, uri))
     if "status" not in [c for c, _ in props] and _any_status(contains):
         props.append(("status", "http://hl7.org/fhir/concept-properties#status"))
     if props:
@@ -371,6 +375,61 @@ def _expanded_value_set(
         expansion["contains"] = [_contains(e, options, [c for c, _ in props]) for e in contains]
     result["expansion"] = expansion
     return result
+
+
+# concept extensions that are shown as expansion properties: property code -> (extension url, value type, uri)
+EXTENSION_PROPERTIES = {
+    "label": (
+        "http://hl7.org/fhir/StructureDefinition/codesystem-label",
+        "valueString",
+        "http://hl7.org/fhir/concept-properties#label",
+    ),
+    "order": (
+        "http://hl7.org/fhir/StructureDefinition/codesystem-conceptOrder",
+        "valueDecimal",
+        "http://hl7.org/fhir/concept-properties#order",
+    ),
+    "weight": (
+        "http://hl7.org/fhir/StructureDefinition/itemWeight",
+        "valueDecimal",
+        "http://hl7.org/fhir/concept-properties#itemWeight",
+    ),
+}
+RENDERING_PREFIX = "http://hl7.org/fhir/StructureDefinition/rendering-"
+VALUESET_DEPRECATED = "http://hl7.org/fhir/StructureDefinition/valueset-deprecated"
+VALUESET_CONCEPT_DEFINITION = "http://hl7.org/fhir/StructureDefinition/valueset-concept-definition"
+
+
+VS_EXTENSION_URLS = {
+    "label": "http://hl7.org/fhir/StructureDefinition/valueset-label",
+    "order": "http://hl7.org/fhir/StructureDefinition/valueset-conceptOrder",
+    "weight": "http://hl7.org/fhir/StructureDefinition/itemWeight",
+}
+
+
+def _ext_values(extensions: list[dict[str, Any]], url: str, kind: str) -> list[dict[str, Any]]:
+    found = []
+    for ext in extensions:
+        if ext.get("url") == url:
+            value = next((v for k, v in ext.items() if k.startswith("value")), None)
+            if value is not None:
+                found.append({kind: value})
+    return found
+
+
+def _extension_property(entry: Entry, code: str) -> list[dict[str, Any]]:
+    """Label / order / weight: from the value set's include concept first, else from the code system."""
+    if code not in EXTENSION_PROPERTIES:
+        return []
+    url, kind, _ = EXTENSION_PROPERTIES[code]
+    from_vs = _ext_values(entry.vs_extensions, VS_EXTENSION_URLS[code], kind)
+    if from_vs:
+        return from_vs
+    return _ext_values(entry.concept.extensions, url, kind) if entry.concept else []
+
+
+def _any_extension_property(entries: list[Entry], code: str) -> bool:
+    return any(_extension_property(e, code) or _any_extension_property(e.contains, code) for e in entries)
 
 
 def _shown_status(concept: Concept | None) -> str | None:
@@ -440,7 +499,19 @@ def _contains(entry: Entry, options: ExpandOptions, props: list[str]) -> dict[st
         designations = _designations(entry, options, switched_to)
         if designations:
             item["designation"] = designations
-    ext = _contains_property_ext(entry, props)
+    ext = [
+        e
+        for e in entry.vs_extensions
+        if str(e.get("url", "")).startswith(RENDERING_PREFIX)
+        or e.get("url") in (VALUESET_DEPRECATED, VALUESET_CONCEPT_DEFINITION)
+    ]
+    urls = {e.get("url") for e in ext}
+    ext += [
+        e
+        for e in (concept.extensions if concept else [])
+        if str(e.get("url", "")).startswith(RENDERING_PREFIX) and e.get("url") not in urls
+    ]
+    ext += _contains_property_ext(entry, props)
     if ext:
         item["extension"] = ext
     if entry.contains:
@@ -503,7 +574,7 @@ def _contains_property_ext(entry: Entry, props: list[str]) -> list[dict[str, Any
         return []
     result: list[dict[str, Any]] = []
     for code in props:
-        for value in _property_values(entry.concept, code):
+        for value in _extension_property(entry, code) or _property_values(entry.concept, code):
             result.append(
                 {
                     "url": CONTAINS_PROPERTY_EXT,
