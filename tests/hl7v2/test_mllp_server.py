@@ -113,7 +113,8 @@ def test_slow_client_does_not_stall_others(server: MllpServerHandle) -> None:
         assert parse_ack(send_messages("127.0.0.1", server.port, [message("F1")])[0]).get("MSA-1") == "AA"
         assert time.monotonic() - started < 2
         slow.sendall(frame(message("SLOW"))[20:])
-        reader, got = FrameReader(), []
+        reader = FrameReader()
+        got: list[bytes] = []
         while not got:
             got = reader.feed(slow.recv(4096))
         assert parse_ack(got[0]).get("MSA-2") == "SLOW"
@@ -173,7 +174,8 @@ def test_tls(mllp_app: Flask, tmp_path: Path) -> None:
         with socket.create_connection(("127.0.0.1", handle.port), timeout=5) as raw_sock:
             with client_ctx.wrap_socket(raw_sock, server_hostname="localhost") as sock:
                 sock.sendall(frame(message("T1")))
-                reader, got = FrameReader(), []
+                reader = FrameReader()
+                got: list[bytes] = []
                 while not got:
                     got = reader.feed(sock.recv(4096))
         ack = parse_ack(got[0])
@@ -188,9 +190,10 @@ def test_http_ingest_and_mllp_share_idempotency(mllp_app: Flask, server: MllpSer
     headers = {"Authorization": f"Bearer {new_key(mllp_app)}", "Content-Type": "x-application/hl7-v2+er7"}
     client = mllp_app.test_client()
     first = client.post("/channels/hl7v2-test/messages", data=message("H1"), headers=headers)
-    assert first.status_code in (200, 202) and first.json["status"] in ("accepted", "queued")
-    again = client.post("/channels/hl7v2-test/messages", data=message("H1"), headers=headers)
-    assert again.json["duplicate"] is True and again.json["transactionId"] == first.json["transactionId"]
+    first_body = first.get_json()
+    assert first.status_code in (200, 202) and first_body["status"] in ("accepted", "queued")
+    again_body = client.post("/channels/hl7v2-test/messages", data=message("H1"), headers=headers).get_json()
+    assert again_body["duplicate"] is True and again_body["transactionId"] == first_body["transactionId"]
     (raw,) = send_messages("127.0.0.1", server.port, [message("H1")])  # same message over MLLP: a duplicate
     assert parse_ack(raw).get("MSA-2") == "H1"
     assert stored(mllp_app) == 1
