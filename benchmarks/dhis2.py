@@ -20,7 +20,7 @@ from adapters.base import MapContext  # noqa: E402
 from adapters.dhis2.adx_xml import AdxCodec  # noqa: E402
 from adapters.dhis2.dvs_json import DataValueSetJsonCodec  # noqa: E402
 from adapters.dhis2.indicators import Index, available, evaluate, load_measure  # noqa: E402
-from adapters.dhis2.metadata import demo_snapshot, validate_data_value_set  # noqa: E402
+from adapters.dhis2.metadata import demo_snapshot, unfold_option_combos, validate_data_value_set  # noqa: E402
 from adapters.dhis2.model import DataValue, DataValueSet, to_adx_document  # noqa: E402
 from tests.dhis2.synthetic import FACILITY_SYSTEM, generate  # noqa: E402
 
@@ -55,26 +55,9 @@ def build(n: int) -> DataValueSet:
 
 def adx_ready(dvs: DataValueSet) -> DataValueSet:
     """The same values with category codes instead of COC uids (ADX carries disaggregation as attributes)."""
-    snap = demo_snapshot()
-    unfold = {}
-    for coc in snap.category_combos["CcSexAgeTb1"].cocs:
-        options = snap.option_combos[coc].options
-        pairs = []
-        for cat in ("CatSex00001", "CatAgeTb001"):
-            option = next(o for o in snap.categories[cat].options if o in options)
-            pairs.append((snap.categories[cat].code or cat, snap.options[option].code or option))
-        unfold[coc] = tuple(pairs)
-    values = tuple(
-        DataValue(
-            v.data_element,
-            period=v.period,
-            org_unit=v.org_unit,
-            value=v.value,
-            category_options=unfold[v.category_option_combo or ""],
-        )
-        for v in dvs.data_values
-    )
-    return DataValueSet(data_values=values, data_set="DsTbMonth01", attribute_options=(("FUND", "APBN"),))
+    unfolded, outcome = unfold_option_combos(dvs, demo_snapshot())
+    assert outcome.ok, outcome.issues[:3]
+    return unfolded
 
 
 def main() -> None:
@@ -91,7 +74,7 @@ def main() -> None:
     assert outcome.ok, outcome.issues[:3]
     body = timed("serialize dataValueSets JSON", n, "values", lambda: DataValueSetJsonCodec().serialize(dvs))
     timed("parse dataValueSets JSON", n, "values", lambda: DataValueSetJsonCodec().parse(body))
-    adx_set = adx_ready(dvs)
+    adx_set = timed("unfold COC uids into category codes", n, "values", lambda: adx_ready(dvs))
     adx = timed("serialize ADX (regroup + XML)", n, "values", lambda: AdxCodec().serialize(to_adx_document(adx_set)))
     timed("parse ADX (XSD-validated)", n, "values", lambda: AdxCodec().parse(adx))
     print(f"  JSON {len(body) / 1e6:.1f} MB, ADX {len(adx) / 1e6:.1f} MB")

@@ -703,3 +703,68 @@ def _resolve_value(chk: _Check, ds: DataSet | None, dv: DataValue, index: int) -
         return dv
     ident = chk.snap.identify("categoryOptionCombo", coc, chk.scheme("categoryOptionCombo")) or coc
     return replace(dv, category_option_combo=ident, category_options=())
+
+
+# -------------------------------------------------------------------- COC unfolding (for ADX)
+
+
+def unfold_combo(snap: MetadataSnapshot, coc_uid: str, category_scheme: str = "code",
+                 option_scheme: str = "code") -> tuple[tuple[str, str], ...] | None:  # fmt: skip
+    """COC uid -> ((category, option), ...) in the given schemes; () for the default combo, None if unknown."""
+    combo = snap.option_combos.get(coc_uid)
+    if combo is None:
+        return None
+    cat_combo = snap.category_combos.get(combo.category_combo)
+    if cat_combo is None or cat_combo.is_default:
+        return ()
+    pairs = []
+    for cat_uid in cat_combo.categories:
+        option = next((o for o in snap.categories[cat_uid].options if o in combo.options), None)
+        category = snap.identify("category", cat_uid, category_scheme)
+        named = snap.identify("categoryOption", option, option_scheme) if option else None
+        if option is None or category is None or named is None:
+            return None
+        pairs.append((category, named))
+    return tuple(pairs)
+
+
+def unfold_option_combos(dvs: DataValueSet, snap: MetadataSnapshot, schemes: Mapping[str, str] | None = None
+                         ) -> tuple[DataValueSet, Outcome]:  # fmt: skip
+    """Replace COC/AOC ids by category->option codes (what ADX carries), the inverse of :func:`resolve_option_combos`.
+
+    Ids are read in the set's COC/AOC schemes; categories and options are written by code. A COC
+    that is unknown, or whose category/option has no code, stays as it is with a GW-4308 issue.
+    """
+    chk = _Check(snap, id_schemes(dvs, schemes))
+    values = []
+    cache: dict[str, tuple[tuple[str, str], ...] | None] = {}
+    for index, dv in enumerate(dvs.data_values):
+        if not dv.category_option_combo:
+            values.append(dv)
+            continue
+        if dv.category_option_combo not in cache:
+            uid = snap.resolve("categoryOptionCombo", dv.category_option_combo, chk.scheme("categoryOptionCombo"))
+            cache[dv.category_option_combo] = unfold_combo(snap, uid) if uid else None
+        pairs = cache[dv.category_option_combo]
+        if pairs is None:
+            chk.issue(
+                "GW-4308",
+                f"categoryOptionCombo {dv.category_option_combo!r} cannot be unfolded into codes",
+                _where(index, "categoryOptionCombo"),
+            )
+            values.append(dv)
+        else:
+            values.append(replace(dv, category_option_combo=None, category_options=pairs))
+    out = replace(dvs, data_values=tuple(values))
+    if dvs.attribute_option_combo:
+        uid = snap.resolve("categoryOptionCombo", dvs.attribute_option_combo, chk.scheme("attributeOptionCombo"))
+        pairs = unfold_combo(snap, uid) if uid else None
+        if pairs is None:
+            chk.issue(
+                "GW-4311",
+                f"attributeOptionCombo {dvs.attribute_option_combo!r} cannot be unfolded",
+                "attributeOptionCombo",
+            )
+        else:
+            out = replace(out, attribute_option_combo=None, attribute_options=pairs)
+    return out, chk.outcome

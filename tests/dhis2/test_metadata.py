@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from adapters.base import MapContext
+from adapters.dhis2.adx_xml import AdxCodec
 from adapters.dhis2.dvs_json import from_dict
 from adapters.dhis2.dvs_xml import DataValueSetXmlCodec
 from adapters.dhis2.metadata import (
@@ -15,9 +18,11 @@ from adapters.dhis2.metadata import (
     MetadataValidator,
     demo_snapshot,
     resolve_option_combos,
+    unfold_option_combos,
     validate_data_value_set,
     value_fits,
 )
+from adapters.dhis2.model import DataValue, DataValueSet, flatten, to_adx_document
 
 SAMPLES = Path("/work/shared/samples/dhis2")
 CODES = {"categoryIdScheme": "code", "categoryOptionIdScheme": "code"}
@@ -240,3 +245,37 @@ def test_timeliness_future_and_expired_periods() -> None:
         validate_data_value_set(tb([value], period="202401"), snap, today=today)
     )
     assert ids(validate_data_value_set(tb([value], period="202403"), snap, today=today)) == []
+
+
+@st.composite
+def demo_sets(draw: st.DrawFn) -> DataValueSet:
+    """Valid sets over the demo metadata, COCs/AOCs as uids (None where the combo is the default)."""
+    snap = demo_snapshot()
+    ds = snap.data_sets[draw(st.sampled_from(sorted(snap.data_sets)))]
+    attr = snap.category_combos[ds.category_combo]
+    values = []
+    for de, _ in draw(st.lists(st.sampled_from(ds.elements), min_size=1, max_size=5)):
+        combo = snap.category_combos[snap.data_elements[de].category_combo]
+        coc = None if combo.is_default else draw(st.sampled_from(combo.cocs))
+        values.append(DataValue(de, category_option_combo=coc, value=str(draw(st.integers(0, 999)))))
+    return DataValueSet(
+        data_values=tuple(values),
+        data_set=ds.id,
+        period="202401",
+        org_unit=draw(st.sampled_from(sorted(ds.org_units))),
+        attribute_option_combo=None if attr.is_default else draw(st.sampled_from(attr.cocs)),
+    )
+
+
+@given(demo_sets())
+def test_cocs_unfold_into_adx_codes_and_resolve_back(dvs: DataValueSet) -> None:
+    snap = demo_snapshot()
+    unfolded, outcome = unfold_option_combos(dvs, snap)
+    assert outcome.ok and all(v.category_option_combo is None for v in unfolded.data_values)
+    doc = AdxCodec().parse(AdxCodec().serialize(to_adx_document(unfolded)))
+    rows = []
+    for group in doc.groups:
+        resolved, issues = resolve_option_combos(group, snap, CODES)
+        assert issues.ok
+        rows.extend(flatten(resolved))
+    assert tuple(rows) == flatten(dvs)
