@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.dhis2.model import AdxDocument, DataValueSet, FlatValue, flatten, flatten_adx
 from conformance.outcome import Issue, Outcome
 
 # what a DHIS2 error code means, for the issue type (FHIR IssueType) we report
@@ -41,6 +42,19 @@ class ImportResult:
     def issues_for(self, index: int) -> list[Issue]:
         where = f"dataValues[{index}]"
         return [i for i in self.outcome.issues if where in i.expression]
+
+    def offending(self, sent: DataValueSet | AdxDocument) -> list[tuple[int, FlatValue, list[Issue]]]:
+        """The values of the payload ``sent`` that DHIS2 rejected or complained about, with their issues.
+
+        Indexes count data values in payload order (across ADX groups), as DHIS2 reports them.
+        """
+        rows = flatten_adx(sent) if isinstance(sent, AdxDocument) else flatten(sent)
+        wanted: list[int]
+        if self.whole_group_failed:
+            wanted = list(range(len(rows)))
+        else:
+            wanted = sorted(set(self.rejected_indexes) | {i for i in range(len(rows)) if self.issues_for(i)})
+        return [(i, rows[i], self.issues_for(i)) for i in wanted if i < len(rows)]
 
 
 def _summary(body: dict[str, Any]) -> dict[str, Any]:

@@ -190,3 +190,15 @@ def test_import_summary_both_families_and_android_shape() -> None:
     assert result.outcome.issues[0].message_id == "E8021"
     legacy = parse_import_summary({"status": "SUCCESS", "dataValueCount": {"imported": 3, "updated": 0, "ignored": 0}})
     assert legacy.ok and legacy.import_count["imported"] == 3
+
+
+def test_rejections_map_back_to_the_values_sent() -> None:
+    client, _ = make_client()
+    bad = {**GOOD, "categoryOptionCombo": "CocTb000002", "value": "-4"}
+    sent = from_dict({**TB, "dataValues": [GOOD, bad, {**GOOD, "categoryOptionCombo": "CocTb000003"}]})
+    result = client.push(sent)
+    offending = result.offending(sent)
+    assert [(i, row.value.value, [x.message_id for x in issues]) for i, row, issues in offending] == [
+        (1, "-4", ["E8120"])
+    ]
+    assert offending[0][1].org_unit == "PkmPuter001" and offending[0][1].period == "202401"
