@@ -57,6 +57,20 @@ def convert_payload(
     return pipeline.run(raw)
 
 
+def ready_gateway() -> Gateway:
+    """The app's gateway with storage migrated and bundled terminology loaded (code checks need it)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bridge.server import prepare
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        prepare(app)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"database unavailable ({type(exc).__name__}); check DATABASE_URL") from exc
+    return get_gateway(app)
+
+
 def _print_issues(outcome: Outcome) -> None:
     for issue in outcome:
         where = ", ".join(issue.expression or issue.location)
@@ -76,7 +90,7 @@ def main() -> None:
 @click.argument("file", default="-")
 def convert_command(source: str, target: str, file: str) -> None:
     """Convert FILE (or stdin) from one format to another through the FHIR pivot."""
-    gateway = get_gateway()
+    gateway = ready_gateway()
     try:
         result = convert_payload(gateway, source, target, read_input(file, current_app.config["MAX_CONTENT_LENGTH"]))
     except UnknownFormat as exc:
@@ -96,7 +110,7 @@ def convert_command(source: str, target: str, file: str) -> None:
 @click.argument("file", default="-")
 def validate_command(name: str, file: str) -> None:
     """Print the OperationOutcome for FILE; exit 1 if it has an error-level issue."""
-    gateway = get_gateway()
+    gateway = ready_gateway()
     raw = read_input(file, current_app.config["MAX_CONTENT_LENGTH"])
     try:
         outcome = check_payload(gateway, name, raw)
