@@ -8,8 +8,9 @@ bytes) gets the stored ACK again. The ACK code:
 
 * **AA** – accepted and stored;
 * **AE** – stored, but mapping or validation failed (ERR says where);
-* **AR** – unacceptable: the message could not be decoded (bad MSH, unsupported version…) or its
-  control id was already used for different content (ERR-3 ``205``).
+* **AR** – unacceptable: the message could not be decoded (bad MSH, unsupported version…), its
+  type is not accepted on the channel (GW-1312), or its control id was already used for different
+  content (GW-6301).
 
 When storage itself fails the connection is closed without an ACK, so the sender retransmits
 (at-least-once; the idempotency key makes the retry safe). A block larger than
@@ -37,6 +38,7 @@ from conformance.outcome import Issue
 log = logging.getLogger("jembatan.mllp")
 IDLE_TIMEOUT_S = 300.0
 RECV_BYTES = 65536
+REJECT = frozenset({"GW-1312"})  # issues that make a decodable message unacceptable (AR), e.g. unsupported type
 
 Ingest = Callable[..., Any]
 
@@ -63,7 +65,8 @@ def ack_for(raw: bytes, run: Any, status: str, timezone: str = "Asia/Jakarta") -
                          error_code="GW-6301", timezone=timezone)  # fmt: skip
     if status == "accepted" and error is None:
         return build_ack(header, "AA", timezone=timezone)
-    code = "AR" if getattr(run, "failed_step", None) == "decode" else "AE"
+    unacceptable = getattr(run, "failed_step", None) == "decode" or (error is not None and error.message_id in REJECT)
+    code = "AR" if unacceptable else "AE"
     text = error.message if error else f"processing failed at step {getattr(run, 'failed_step', '?')}"
     where = (error.location or error.expression or (None,))[0] if error else None
     return build_ack(header, code, text=text, error_code=error.message_id if error else None, location=where,

@@ -11,6 +11,22 @@ from adapters.base import MapContext
 from adapters.hl7v2.codec import V2Batch, V2Message
 from adapters.hl7v2.to_fhir import bundle_for
 from bridge.errors import MappingError
+from conformance.outcome import Issue
+
+# message types the v2 -> FHIR map covers (MSH-9.1, or "type^event" for a single event);
+# a channel may narrow or widen this with settings["accepted_message_types"]
+SUPPORTED_TYPES = ("ADT", "ORU^R01", "ORM^O01", "OML^O21", "VXU^V04", "MDM^T02", "SIU^S12", "REF^I12", "DFT^P03",
+                   "RDE^O11")  # fmt: skip
+
+
+def check_supported(message: V2Message, ctx: MapContext) -> None:
+    """An unsupported MSH-9 is reported as error GW-1312 (answered with AR: do not resend unchanged)."""
+    kind, event, _ = message.message_type
+    accepted = tuple(ctx.settings.get("accepted_message_types") or SUPPORTED_TYPES)
+    if kind in accepted or f"{kind}^{event}" in accepted:
+        return
+    text = f"message type {kind}^{event} is not accepted on this channel (accepted: {', '.join(accepted)})"
+    ctx.report(Issue.error("not-supported", text, location=("MSH-9",), message_id="GW-1312"))
 
 
 class Hl7v2Mapper:
@@ -18,6 +34,8 @@ class Hl7v2Mapper:
 
     def to_fhir(self, model: V2Message | V2Batch, ctx: MapContext) -> Bundle:
         messages = model.messages if isinstance(model, V2Batch) else [model]
+        for message in messages:
+            check_supported(message, ctx)
         entries: list[dict[str, Any]] = []
         seen: set[str] = set()
         for message in messages:

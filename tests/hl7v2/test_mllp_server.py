@@ -197,3 +197,9 @@ def test_http_ingest_and_mllp_share_idempotency(mllp_app: Flask, server: MllpSer
     (raw,) = send_messages("127.0.0.1", server.port, [message("H1")])  # same message over MLLP: a duplicate
     assert parse_ack(raw).get("MSA-2") == "H1"
     assert stored(mllp_app) == 1
+
+
+def test_unsupported_message_type_is_ar(server: MllpServerHandle) -> None:
+    query = b"MSH|^~\\&|RIS|R|GW|G|19940113085842||QRY^Q01|Q1|P|2.1\rQRD|19940113|R|I|Q1\r"
+    ack = parse_ack(send_messages("127.0.0.1", server.port, [query])[0])
+    assert ack.get("MSA-1") == "AR" and ack.get("MSA-2") == "Q1" and ack.get("ERR-1.4").startswith("200")
