@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from terminology.codesystem import CodeSystemIndex, Concept, prop_value_key, version_matches
+from terminology.codesystem import CodeSystemIndex, Concept, prop_value_key, version_key, version_matches
 from terminology.errors import TxError, invalid, make_issue, not_found
 from terminology.expand import Entry, Expander, ExpandOptions, canonical, nest, unknown_system
 from terminology.params import Params, out
@@ -1260,10 +1260,11 @@ def translate(ws: Workspace, params: Params) -> dict[str, Any]:
         system, code = first.get("system"), first.get("code")
     if not code:
         raise invalid("$translate needs a code (code+system, coding or codeableConcept)", message_id="GW-3005")
-    maps = _candidate_maps(ws, params)
+    maps = _candidate_maps(ws, params, reverse)
+    dependencies = _dependencies(params)
     matches: list[dict[str, Any]] = []
     for cmap in maps:
-        matches.extend(_translate_with(cmap, system, code, target_system, reverse))
+        matches.extend(_translate_with(cmap, system, code, target_system, reverse, dependencies))
     if r5_reverse:
         for match in matches:
             _r5_reverse_shape(match, system, code)
@@ -1277,6 +1278,18 @@ def translate(ws: Workspace, params: Params) -> dict[str, Any]:
     return out(result)
 
 
+def _dependencies(params: Params) -> list[tuple[str, str | None, str]] | None:
+    """``dependency`` parameters as (element, system, code); None when the request gives none."""
+    found: list[tuple[str, str | None, str]] = []
+    for entry in params.all("dependency"):
+        parts = {p.get("name"): p for p in entry.get("part", []) if isinstance(p, dict)}
+        element = str(next((v for k, v in parts.get("element", {}).items() if k.startswith("value")), ""))
+        concept = parts.get("concept", {}).get("valueCodeableConcept", {})
+        for coding in concept.get("coding", []):
+            found.append((element, coding.get("system"), str(coding.get("code"))))
+    return found or None
+
+
 def _r5_reverse_shape(match: dict[str, Any], target_system: str | None, target_code: str) -> None:
     """R5 reverse: ``concept`` is the given target code, ``source`` the source code that maps to it."""
     for part in match["part"]:
@@ -1285,7 +1298,7 @@ def _r5_reverse_shape(match: dict[str, Any], target_system: str | None, target_c
     match["part"].insert(0, {"name": "concept", "valueCoding": {"system": target_system, "code": target_code}})
 
 
-def _candidate_maps(ws: Workspace, params: Params) -> list[dict[str, Any]]:
+def _candidate_maps(ws: Workspace, params: Params, reverse: bool = False) -> list[dict[str, Any]]:
     inline = params.resource("conceptMap")
     if inline is not None:
         return [inline]
@@ -1298,11 +1311,45 @@ def _candidate_maps(ws: Workspace, params: Params) -> list[dict[str, Any]]:
         maps = [m for m in maps if m.get("url") == url and (version is None or m.get("version") == version)]
         if not maps:
             raise not_found(f"Unknown ConceptMap '{url}'")
+    maps = _latest_per_url(maps) if not version else maps
+    source_vs = params.text("source", "sourceScope")
+    target_vs = params.text("target", "targetScope")
+    if reverse:
+        source_vs, target_vs = target_vs, source_vs
+    if source_vs:
+        maps = [m for m in maps if _scope(m, "source") in (None, split_canonical(source_vs)[0])]
+    if target_vs:
+        maps = [m for m in maps if _scope(m, "target") in (None, split_canonical(target_vs)[0])]
     return maps
 
 
+def _latest_per_url(maps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    best: dict[str, dict[str, Any]] = {}
+    anonymous: list[dict[str, Any]] = []
+    for cmap in maps:
+        url = cmap.get("url")
+        if not url:
+            anonymous.append(cmap)
+        elif url not in best or version_key(cmap.get("version")) > version_key(best[url].get("version")):
+            best[url] = cmap
+    return [*best.values(), *anonymous]
+
+
+def _scope(cmap: dict[str, Any], side: str) -> str | None:
+    """The value set a map declares for its source or target side (R4 ``sourceUri``…, R5 ``sourceScopeUri``…)."""
+    for key in (f"{side}Uri", f"{side}Canonical", f"{side}ScopeUri", f"{side}ScopeCanonical"):
+        if isinstance(cmap.get(key), str):
+            return split_canonical(cmap[key])[0]
+    return None
+
+
 def _translate_with(
-    cmap: dict[str, Any], system: str | None, code: str, target_system: str | None, reverse: bool
+    cmap: dict[str, Any],
+    system: str | None,
+    code: str,
+    target_system: str | None,
+    reverse: bool,
+    dependencies: list[tuple[str, str | None, str]] | None = None,
 ) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for group in cmap.get("group", []):
@@ -1313,15 +1360,44 @@ def _translate_with(
             continue
         if target_system and target and target_system != target:
             continue
+        matched = False
         for element in group.get("element", []):
             for tgt in element.get("target", []):
                 src_code, dst_code = (
                     (tgt.get("code"), element.get("code")) if reverse else (element.get("code"), tgt.get("code"))
                 )
                 dst_display = element.get("display") if reverse else tgt.get("display")
-                if src_code == code:
+                if src_code == code and _depends_ok(tgt, dependencies):
                     found.append(_match(cmap, target, dst_code, dst_display, tgt))
+                    matched = True
+        if not matched and not reverse and group.get("unmapped"):
+            found.extend(_unmapped(cmap, group, target, code))
     return found
+
+
+def _depends_ok(tgt: dict[str, Any], dependencies: list[tuple[str, str | None, str]] | None) -> bool:
+    """A target with ``dependsOn`` applies only when the request supplies matching dependencies."""
+    needs = tgt.get("dependsOn", [])
+    if not needs or dependencies is None:
+        return True
+    for need in needs:
+        element = need.get("property") or need.get("attribute")
+        value = need.get("value") or need.get("valueCode") or (need.get("valueCoding") or {}).get("code")
+        if not any(d_el == element and d_code == value for d_el, _, d_code in dependencies):
+            return False
+    return True
+
+
+def _unmapped(cmap: dict[str, Any], group: dict[str, Any], target: str | None, code: str) -> list[dict[str, Any]]:
+    unmapped = group["unmapped"]
+    mode = unmapped.get("mode")
+    tgt = {"equivalence": unmapped.get("equivalence"), "relationship": unmapped.get("relationship")}
+    tgt = {k: v for k, v in tgt.items() if v} or {"equivalence": "inexact"}
+    if mode == "fixed" and unmapped.get("code"):
+        return [_match(cmap, target, unmapped["code"], unmapped.get("display"), tgt)]
+    if mode == "provided":
+        return [_match(cmap, target, code, None, tgt)]
+    return []
 
 
 def _match(

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
+
+from bridge.db import get_db
+from tests.helpers import make_app, new_key
 
 CS = {
     "resourceType": "CodeSystem",
@@ -53,6 +60,19 @@ CM = {
 
 def params(*items: tuple[str, str, Any]) -> dict[str, Any]:
     return {"resourceType": "Parameters", "parameter": [{"name": n, k: v} for n, k, v in items]}
+
+
+@pytest.fixture
+def app(tmp_path: Path, db_url: str) -> Iterator[Flask]:
+    """The full app on SQLite and on PostgreSQL (``db_url`` is parametrized by tests/conftest.py)."""
+    application = make_app(tmp_path, DATABASE_URL=db_url)
+    yield application
+    get_db(application).dispose()
+
+
+@pytest.fixture
+def auth_headers(app: Flask) -> dict[str, str]:
+    return {"Authorization": f"Bearer {new_key(app)}"}
 
 
 @pytest.fixture
