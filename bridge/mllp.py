@@ -32,7 +32,7 @@ from flask import Flask
 from adapters.hl7v2.ack import Header, build_ack, header_of, sniff_header
 from adapters.hl7v2.codec import V2Batch, V2Message
 from adapters.hl7v2.mllp import DEFAULT_MAX_MESSAGE_BYTES, FrameReader, frame
-from bridge.errors import DecodeError
+from bridge.errors import ConfigError, DecodeError
 from conformance.outcome import Issue
 
 log = logging.getLogger("jembatan.mllp")
@@ -213,13 +213,35 @@ def start_mllp_server(
     ingest: Ingest | None = None,
     idle_timeout: float = IDLE_TIMEOUT_S,
 ) -> MllpServerHandle:
-    """Listen on ``host:port`` in a background thread; ``ingest`` defaults to :func:`bridge.ingest.ingest`."""
+    """Listen on ``host:port`` in a background thread; ``ingest`` defaults to :func:`bridge.ingest.ingest`.
+
+    Without an explicit ``ssl_context``, TLS is enabled by the config keys ``MLLP_TLS_CERT`` and
+    ``MLLP_TLS_KEY`` (PEM files); ``MLLP_TLS_CLIENT_CA`` additionally requires client certificates.
+    """
+    if ssl_context is None:
+        ssl_context = tls_context_from_config(app.config)
     server = _Server((host, port), app, max_message_bytes=max_message_bytes, ssl_context=ssl_context,
                      ingest=ingest, idle_timeout=idle_timeout)  # fmt: skip
     thread = threading.Thread(target=server.serve_forever, name=f"mllp-{port}", daemon=True)
     thread.start()
     log.info("MLLP listener on %s:%d (channel %s)", host, server.server_address[1], server.channel)
     return MllpServerHandle(server, thread)
+
+
+def tls_context_from_config(config: Any) -> ssl.SSLContext | None:
+    cert, key = config.get("MLLP_TLS_CERT"), config.get("MLLP_TLS_KEY")
+    if not cert:
+        return None
+    try:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(cert, key or None)
+        if config.get("MLLP_TLS_CLIENT_CA"):
+            context.load_verify_locations(config["MLLP_TLS_CLIENT_CA"])
+            context.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError("GW-7301", f"MLLP TLS configuration unusable: {exc}") from exc
+    return context
 
 
 def send_messages(host: str, port: int, messages: list[bytes], *, timeout: float = 10.0) -> list[bytes]:

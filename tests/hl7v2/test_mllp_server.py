@@ -160,9 +160,8 @@ def test_tls(mllp_app: Flask, tmp_path: Path) -> None:
     import ssl
 
     cert, key = self_signed(tmp_path)
-    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_ctx.load_cert_chain(cert, key)
-    handle = start_mllp_server(mllp_app, "127.0.0.1", 0, ssl_context=server_ctx)
+    mllp_app.config.update(MLLP_TLS_CERT=str(cert), MLLP_TLS_KEY=str(key))
+    handle = start_mllp_server(mllp_app, "127.0.0.1", 0)
     try:
         with socket.create_connection(("127.0.0.1", handle.port), timeout=5) as plain:  # a plaintext client
             plain.sendall(frame(message("P1")))
@@ -203,3 +202,11 @@ def test_unsupported_message_type_is_ar(server: MllpServerHandle) -> None:
     query = b"MSH|^~\\&|RIS|R|GW|G|19940113085842||QRY^Q01|Q1|P|2.1\rQRD|19940113|R|I|Q1\r"
     ack = parse_ack(send_messages("127.0.0.1", server.port, [query])[0])
     assert ack.get("MSA-1") == "AR" and ack.get("MSA-2") == "Q1" and ack.get("ERR-1.4").startswith("200")
+
+
+def test_tls_misconfiguration_is_a_config_error(mllp_app: Flask, tmp_path: Path) -> None:
+    from bridge.errors import ConfigError
+
+    mllp_app.config.update(MLLP_TLS_CERT=str(tmp_path / "missing.pem"))
+    with pytest.raises(ConfigError):
+        start_mllp_server(mllp_app, "127.0.0.1", 0)
