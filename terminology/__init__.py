@@ -41,6 +41,6 @@ def load_bundled(database: Any) -> Any:
     return _load(database)
 
 
-def service(app: Flask) -> Any:
+def get_service(app: Flask) -> Any:
     """The app's :class:`TerminologyService` (for ``MapContext.terminology``)."""
     return app.extensions["jembatan.terminology"]

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 
 from bridge.db import get_db
 from bridge.server import prepare
-from terminology import service
+from terminology import get_service
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -20,7 +20,7 @@ def test_prepare_loads_bundled_once(app: Flask, client: FlaskClient, auth_header
     prepare(app)  # idempotent
     res = client.get("/fhir/CodeSystem?url=http://hl7.org/fhir/administrative-gender", headers=auth_headers)
     assert res.get_json()["total"] == 1
-    svc = service(app)
+    svc = get_service(app)
     assert svc.validate_code("http://hl7.org/fhir/administrative-gender", "female") is True
     assert svc.validate_code("http://hl7.org/fhir/administrative-gender", "F") is False
     assert svc.display("http://terminology.hl7.org/CodeSystem/v2-0004", "I") == "Inpatient"
@@ -42,5 +42,5 @@ def test_cli_load_csv_and_fhir(app: Flask, runner: object) -> None:
         args=["terminology", "load", "regions", str(FIXTURES / "wilayah.csv"), "--version", "2024"]
     )
     assert regions.exit_code == 0, regions.output
-    assert service(app).display("urn:jembatan:codesystem:kemendagri-wilayah", "1101012001") == "Keude Bakongan"
+    assert get_service(app).display("urn:jembatan:codesystem:kemendagri-wilayah", "1101012001") == "Keude Bakongan"
     assert get_db(app) is not None
