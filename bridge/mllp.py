@@ -240,7 +240,7 @@ def tls_context_from_config(config: Any) -> ssl.SSLContext | None:
             context.load_verify_locations(config["MLLP_TLS_CLIENT_CA"])
             context.verify_mode = ssl.CERT_REQUIRED
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigError("GW-7401", f"MLLP TLS configuration unusable: {exc}") from exc
+        raise ConfigError("GW-7601", f"MLLP TLS configuration unusable: {exc}") from exc
     return context
 
 
