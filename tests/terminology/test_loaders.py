@@ -68,3 +68,14 @@ def test_layout_drift_gives_clear_errors(tmp_path: Path, database: Database) -> 
     kfa.write_text('{"nothing": []}')
     with pytest.raises(TxError, match="no KFA items"):
         loaders.load_kfa(database, kfa, "x")
+
+
+def test_full_release_supersedes_bundled_subset(database: Database) -> None:
+    loaders.load_bundled(database)
+    svc = TerminologyService(database)
+    subset = svc.workspace().code_system(loaders.LOINC_URL)
+    assert subset is not None and subset.content == "fragment" and svc.display(loaders.LOINC_URL, "8867-4")
+    loaders.load_loinc(database, FIXTURES, "2.77")
+    svc.backend.invalidate()
+    latest = svc.workspace().code_system(loaders.LOINC_URL)
+    assert latest is not None and latest.version == "2.77"
