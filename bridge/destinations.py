@@ -29,6 +29,7 @@ rejection is answered by looking the resource up by identifier and updating it.
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -365,14 +366,27 @@ def _nik_key(resource: Mapping[str, Any]) -> str | None:
 
 
 Factory = Callable[[str, Mapping[str, Any], Database], Destination]
-FACTORIES: dict[str, Factory] = {"satusehat": SatusehatDestination}
+# Destination types: "module:Class", imported on first use so an upstream's client loads only when configured.
+FACTORIES: dict[str, str] = {
+    "satusehat": "bridge.destinations:SatusehatDestination",
+    "bpjs": "bridge.upstreams.bpjs.destination:BpjsDestination",
+    "dhis2": "bridge.upstreams.dhis2.destination:Dhis2Destination",
+}
+
+
+def factory_for(kind: str) -> Factory | None:
+    target = FACTORIES.get(kind)
+    if target is None:
+        return None
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 def build_destinations(config: Mapping[str, Mapping[str, Any]], db: Database) -> dict[str, Destination]:
     """One destination per ``DESTINATIONS`` entry; an unknown ``type`` is a configuration error."""
     built: dict[str, Destination] = {}
     for name, settings in config.items():
-        factory = FACTORIES.get(str(settings.get("type")))
+        factory = factory_for(str(settings.get("type")))
         if factory is None:
             raise ConfigError("GW-1641", f"destination {name}: unknown type {settings.get('type')!r}")
         built[name] = factory(name, settings, db)

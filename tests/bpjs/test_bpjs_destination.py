@@ -144,9 +144,9 @@ def test_unknown_payloads_are_permanent_failures(app, sim):
 
 
 def test_destination_type_is_registered(app):
-    from bridge.destinations import FACTORIES, build_destinations
+    from bridge.destinations import build_destinations, factory_for
 
-    assert FACTORIES["bpjs"] is BpjsDestination
+    assert factory_for("bpjs") is BpjsDestination
     built = build_destinations({"x": {"type": "bpjs", "cons_id": "1", "secret": "s", "max_attempts": 3}}, get_db(app))
     assert built["x"].max_attempts == 3
     built["x"].close()

@@ -77,6 +77,6 @@ def test_partial_import_can_be_treated_as_failure(app: Flask) -> None:
 
 
 def test_destination_type_is_registered(app: Flask) -> None:
-    from bridge.destinations import FACTORIES
+    from bridge.destinations import factory_for
 
-    assert FACTORIES.get("dhis2") is Dhis2Destination
+    assert factory_for("dhis2") is Dhis2Destination

@@ -14,7 +14,7 @@ from flask.cli import with_appcontext
 
 from bridge.errors import GatewayError
 from bridge.upstreams.bpjs.client import BASE_URLS, BpjsClient, BpjsConfig, BpjsRejected, BpjsUnavailable
-from bridge.upstreams.bpjs.destination import BpjsDestination, register_destination_type
+from bridge.upstreams.bpjs.destination import BpjsDestination
 
 __all__ = [
     "BASE_URLS",
@@ -68,4 +68,3 @@ def init_app(app: Flask) -> None:
     upstreams = app.config.setdefault("UPSTREAMS", {})
     upstreams["bpjs"] = {**DEFAULTS, **(upstreams.get("bpjs") or {})}
     app.cli.add_command(bpjs_group)
-    register_destination_type()

@@ -24,7 +24,7 @@ from adapters.bpjs.models import detect_kind, normalise
 from bridge.errors import PermanentDeliveryError
 from bridge.upstreams.bpjs.client import BpjsClient, BpjsConfig, BpjsRejected
 
-__all__ = ["BpjsDestination", "register_destination_type"]
+__all__ = ["BpjsDestination"]
 
 _NOT_CONFIG = ("type", "max_attempts", "backoff_base", "backoff_max")
 
@@ -141,14 +141,3 @@ def _receipt(created: int = 0, updated: int = 0, looked_up: int = 0, ids: Mappin
     except ImportError:  # pragma: no cover
         return {"created": created, "updated": updated, "looked_up": looked_up, "ids": dict(ids or {})}
     return Receipt(created=created, updated=updated, looked_up=looked_up, ids=dict(ids or {}))
-
-
-def register_destination_type() -> None:
-    """Make ``type = "bpjs"`` known to ``bridge.destinations`` (when that module is part of the build)."""
-    try:
-        from bridge import destinations
-    except ImportError:  # pragma: no cover
-        return
-    factories = getattr(destinations, "FACTORIES", None)
-    if isinstance(factories, dict):
-        factories.setdefault("bpjs", BpjsDestination)

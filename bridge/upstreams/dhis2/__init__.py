@@ -23,7 +23,7 @@ from adapters.dhis2.metadata import validate_data_value_set
 from adapters.dhis2.model import DataValueSet
 from bridge.errors import GatewayError
 from bridge.upstreams.dhis2.client import MEDIA_TYPES, Dhis2Client, Dhis2Config, Dhis2Rejected, merge_metadata
-from bridge.upstreams.dhis2.destination import Dhis2Destination, register_destination_type
+from bridge.upstreams.dhis2.destination import Dhis2Destination
 
 __all__ = [
     "Dhis2Client",
@@ -178,5 +178,4 @@ def indicators_command(measure_id: str, period: str, version: str | None, channe
 
 
 def init_app(app: Flask) -> None:
-    register_destination_type()
     app.cli.add_command(dhis2_group)

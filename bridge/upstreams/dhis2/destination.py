@@ -62,14 +62,3 @@ def _receipt(counts: Mapping[str, int]) -> Any:
     except ImportError:  # pragma: no cover - outbox feature absent from this build
         return dict(counts)
     return Receipt(created=counts.get("imported", 0), updated=counts.get("updated", 0) + counts.get("deleted", 0))
-
-
-def register_destination_type() -> None:
-    """Make ``type = "dhis2"`` known to ``bridge.destinations`` (when that module is part of the build)."""
-    try:
-        from bridge import destinations
-    except ImportError:  # pragma: no cover
-        return
-    factories = getattr(destinations, "FACTORIES", None)
-    if isinstance(factories, dict):
-        factories.setdefault("dhis2", Dhis2Destination)
