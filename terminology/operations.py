@@ -621,6 +621,7 @@ class Check:
     unknown_system: str | None = None
     foreign_system: bool = False  # unknown system that the value set does not use
     soft_failed: bool = False  # the value set itself could not be expanded for this system
+    relative_system: bool = False
     ok: bool = True
 
 
@@ -739,9 +740,9 @@ def _check_in_vs(
     mismatch = differs and hint is not None and hint.pinned
     cs_hint = hint.cs if hint is not None and (not asked or mismatch) else None
     check = _check_coding(ws, coding, path, params, cs_hint)
-    if check.unknown_system and check.system and check.system not in _compose_systems(vs) and not soft:
+    if check.unknown_system and check.system and check.system not in _compose_systems(vs):
         check.foreign_system = True
-        for issue in check.issues:
+        for issue in check.issues if not check.relative_system else []:
             text = issue.get("details", {}).get("text", "")
             if (
                 text
@@ -790,7 +791,7 @@ def _check_in_vs(
         )
         if bad_system:
             check.unknown_system = f"{bad_system}|{bad_version}" if bad_version else bad_system
-    elif not soft:
+    elif not soft or check.foreign_system:
         _check_membership(check, members, vs, path, active_only)
     if infer_issue is not None:
         check.issues = [
@@ -934,6 +935,55 @@ def _expr(path: str, leaf: str) -> str:
     return f"{path}.{leaf}" if path else leaf
 
 
+def _misused_system(ws: Workspace, check: Check, path: str) -> bool:
+    """A value set or supplement URL used as a system, or a relative system: report it; True = nothing more."""
+    system = check.system or ""
+    expression = [_expr(path, "system")]
+    supplement = ws.supplement(system)
+    if supplement is not None:
+        label = canonical(supplement)
+        where = f"{path}.system" if path else "system"
+        text = f"CodeSystem {label} is a supplement, so can't be used as a value in {where}"
+        check.issues.append(
+            make_issue(
+                "error",
+                "invalid",
+                text,
+                tx_type="invalid-data",
+                message_id="CODESYSTEM_CS_NO_SUPPLEMENT",
+                expression=expression,
+            )
+        )
+        return True
+    if ws.value_set(system) is not None:
+        text = f"The Coding references a value set, not a code system ('{system}')"
+        check.issues.append(
+            make_issue(
+                "error",
+                "invalid",
+                text,
+                tx_type="invalid-data",
+                message_id="Terminology_TX_System_ValueSet2",
+                expression=expression,
+            )
+        )
+        return True
+    if ":" not in system:
+        text = f"{path or 'Coding'}.system must be an absolute reference, not a local reference"
+        check.issues.append(
+            make_issue(
+                "error",
+                "invalid",
+                text,
+                tx_type="invalid-data",
+                message_id="Terminology_TX_System_Relative",
+                expression=expression,
+            )
+        )
+        check.relative_system = True
+    return False
+
+
 def _check_coding(
     ws: Workspace, coding: dict[str, Any], path: str, params: Params, cs_hint: CodeSystemIndex | None = None
 ) -> Check:
@@ -948,6 +998,8 @@ def _check_coding(
     cs = cs_hint or ws.code_system(check.system, version)
     if cs is None:
         check.ok = False
+        if _misused_system(ws, check, path):
+            return check
         check.unknown_system = check.system
         err = unknown_system(check.system, check.version, ws.code_system_versions(check.system))
         check.issues.append(
