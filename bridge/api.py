@@ -76,8 +76,11 @@ def post_message(name: str) -> Response:
     require_channel(name)
     pipeline = get_gateway().pipeline(name)  # 404 unknown channel, 500 GW-7207 misconfigured channel
     body = read_body(pipeline.source.media_type)
-    result = ingest(name, body, idempotency_key=request.headers.get("Idempotency-Key"))
+    responder = _responder(pipeline.source.format_id, body)
+    result = ingest(name, body, idempotency_key=request.headers.get("Idempotency-Key"), make_response=responder)
     status = {"accepted": 200, "queued": 202, "rejected": 422, "conflict": 409}.get(result.status, 200)
+    if result.response and request.accept_mimetypes.best in HL7_ACK_TYPES:
+        return Response(result.response, status=status, mimetype=request.accept_mimetypes.best)
     resp = jsonify(
         {
             "transactionId": result.transaction_id,
@@ -89,6 +92,19 @@ def post_message(name: str) -> Response:
     resp.status_code = status
     resp.headers["Location"] = f"/transactions/{result.transaction_id}"
     return resp
+
+
+HL7_ACK_TYPES = ("x-application/hl7-v2+er7", "application/hl7-v2")
+
+
+def _responder(format_id: str, body: bytes) -> Any:
+    """HL7 v2 senders get the same ACK over HTTP as over MLLP (stored, replayed for retransmissions)."""
+    if format_id != "hl7v2":
+        return None
+    from bridge.mllp import ack_for
+
+    timezone = str((current_app.config.get("FACILITY") or {}).get("timezone") or "Asia/Jakarta")
+    return lambda run, tx_id, status: ack_for(body, run, status, timezone)
 
 
 @bp.get("/transactions/<tx_id>")

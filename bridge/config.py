@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "MLLP_PORT": 2575,
     "MLLP_CHANNEL": "hl7v2-demo",
     "MLLP_MAX_MESSAGE_BYTES": 10 * 1024 * 1024,
+    "MLLP_TLS_CERT": None,  # PEM files; both set = MLLP over TLS
+    "MLLP_TLS_KEY": None,
+    "MLLP_TLS_CLIENT_CA": None,  # set = client certificates required
     "FACILITY": {"timezone": "Asia/Jakarta"},
     "DESTINATIONS": {},
     "UPSTREAMS": {},

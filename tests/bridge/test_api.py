@@ -147,3 +147,22 @@ def test_unexpected_error_is_a_500_outcome_without_traceback(app, client, auth_h
     assert resp.status_code == 500
     assert "secret" not in resp.get_data(as_text=True)
     assert resp.json["issue"][0]["severity"] == "fatal"
+
+
+ADT = (
+    b"MSH|^~\\&|SIMRS|RSUD|JEMBATAN|DINKES|20261124083000+0700||ADT^A04^ADT_A01|CTRL-1|P|2.5\r"
+    b"PID|1||3204015506900002^^^NIK||Rahmawati^Siti||19900615|F\r"
+    b"PV1|1|O\r"
+)
+
+
+def test_hl7v2_over_http_answers_the_mllp_ack_and_replays_it(client, auth_headers):
+    headers = {**auth_headers, "Accept": "x-application/hl7-v2+er7"}
+    first = _post(client, headers, ADT, content_type="x-application/hl7-v2+er7", channel="hl7v2-demo")
+    assert first.status_code == 200, first.get_data(as_text=True)
+    assert first.mimetype == "x-application/hl7-v2+er7"
+    assert b"MSA|AA|CTRL-1" in first.data
+    again = _post(client, headers, ADT, content_type="text/plain", channel="hl7v2-demo")
+    assert again.data == first.data
+    as_json = _post(client, auth_headers, ADT, content_type="text/plain", channel="hl7v2-demo")
+    assert as_json.json["duplicate"] is True
