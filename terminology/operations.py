@@ -10,8 +10,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from terminology.codesystem import CodeSystemIndex, Concept, prop_value_key, version_key, version_matches
-from terminology.errors import TxError, invalid, make_issue, not_found
+from terminology.codesystem import (
+    STANDARDS_STATUS,
+    CodeSystemIndex,
+    Concept,
+    prop_value_key,
+    version_key,
+    version_matches,
+)
+from terminology.errors import MESSAGE_ID_EXT, TxError, invalid, make_issue, not_found
 from terminology.expand import Entry, Expander, ExpandOptions, canonical, nest, unknown_system
 from terminology.params import Params, out
 from terminology.text import words_of
@@ -1104,6 +1111,7 @@ def _check_display(check: Check, path: str, params: Params) -> None:
     in_lang = [v for v, lang in candidates if any(language_matches(w, lang) for w in languages)]
     pool = in_lang if (languages and in_lang) else [v for v, _ in candidates]
     if check.display in pool or any(v.lower() == check.display.lower() for v in pool):
+        _check_retired_display(check, concept, path)
         if languages and not in_lang:
             check.issues.append(
                 make_issue(
@@ -1152,6 +1160,33 @@ def _check_display(check: Check, path: str, params: Params) -> None:
         check.ok = False
 
 
+RETIRED_STATUSES = ("withdrawn", "deprecated", "retired")
+
+
+def _check_retired_display(check: Check, concept: Concept, path: str) -> None:
+    """A display that matches only a withdrawn/deprecated designation is accepted with a warning."""
+    if check.display == concept.display:
+        return
+    for des in concept.designations:
+        statuses = [e.get("valueCode") for e in des.get("extension", []) if e.get("url") == STANDARDS_STATUS]
+        if des.get("value") == check.display and any(s in RETIRED_STATUSES for s in statuses):
+            text = (
+                f"'{check.display}' is no longer considered a correct display for code '{concept.code}' "
+                f'(status = deprecated). The correct display is one of "{concept.display}".'
+            )
+            check.issues.append(
+                make_issue(
+                    "warning",
+                    "invalid",
+                    text,
+                    tx_type="display-comment",
+                    message_id="INACTIVE_DISPLAY_FOUND",
+                    expression=[_expr(path, "display")],
+                )
+            )
+            return
+
+
 def _display_choices(cs: CodeSystemIndex | None, concept: Concept, languages: list[str]) -> list[str]:
     found: list[str] = []
     plain = Concept(concept.code, concept.display, designations=[d for d in concept.designations if not d.get("use")])
@@ -1162,6 +1197,10 @@ def _display_choices(cs: CodeSystemIndex | None, concept: Concept, languages: li
         if item not in found:
             found.append(item)
     return found or [f"'{concept.code}'"]
+
+
+def _message_id(issue: dict[str, Any]) -> str | None:
+    return next((e.get("valueString") for e in issue.get("extension", []) if e.get("url") == MESSAGE_ID_EXT), None)
 
 
 def _check_membership(
@@ -1193,6 +1232,20 @@ def _check_membership(
             )
         )
         entry = None
+    if entry is not None and any(
+        e.get("url") == VALUESET_DEPRECATED and e.get("valueBoolean") for e in entry.vs_extensions
+    ):
+        check.issues.append(
+            make_issue(
+                "warning",
+                "business-rule",
+                f"The presence of the concept '{entry.code}' in the system '{entry.system}' in the value set "
+                f"{canonical(vs)} is marked with a status of deprecated and its use should be reviewed",
+                tx_type="code-comment",
+                message_id="CONCEPT_DEPRECATED_IN_VALUESET",
+                expression=[_expr(path, "code")],
+            )
+        )
     if entry is None:
         check.ok = False
         in_cc = path.startswith("CodeableConcept")
@@ -1257,6 +1310,9 @@ def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: P
             i
             for i in issues
             if i["severity"] == "information" and i["details"].get("coding", [{}])[0].get("code") == "invalid-display"
+        ]
+        warnings = [
+            i for i in warnings if _message_id(i) not in ("CONCEPT_DEPRECATED_IN_VALUESET", "INACTIVE_DISPLAY_FOUND")
         ]
         comments = [i for i in warnings if i["details"].get("coding", [{}])[0].get("code") != "vs-invalid"]
         messages = sorted({i["details"]["text"] for i in ([*errors, *comments] if errors else warnings or infos)})
