@@ -629,6 +629,7 @@ class Check:
     foreign_system: bool = False  # unknown system that the value set does not use
     soft_failed: bool = False  # the value set itself could not be expanded for this system
     relative_system: bool = False
+    member: bool = False  # found in the value set
     ok: bool = True
 
 
@@ -799,6 +800,7 @@ def _check_in_vs(
         if bad_system:
             check.unknown_system = f"{bad_system}|{bad_version}" if bad_version else bad_system
     elif not soft or check.foreign_system:
+        _check_abstract(check, params, path)
         _check_membership(check, members, vs, path, active_only)
     if infer_issue is not None:
         check.issues = [
@@ -1060,7 +1062,8 @@ def _check_coding(
                 expression=[path or "code"],
             )
         )
-    _check_display(check, path, params)
+    if not params.bool("valueset-membership-only", False):
+        _check_display(check, path, params)
     return check
 
 
@@ -1203,6 +1206,21 @@ def _message_id(issue: dict[str, Any]) -> str | None:
     return next((e.get("valueString") for e in issue.get("extension", []) if e.get("url") == MESSAGE_ID_EXT), None)
 
 
+def _check_abstract(check: Check, params: Params, path: str) -> None:
+    if check.concept is not None and check.concept.abstract and params.bool("abstract", True) is False:
+        check.ok = False
+        check.issues.append(
+            make_issue(
+                "error",
+                "business-rule",
+                f"Code '{check.system}#{check.concept.code}' is abstract, and not allowed in this context",
+                tx_type="code-rule",
+                message_id="ABSTRACT_CODE_NOT_ALLOWED",
+                expression=[_expr(path, "code")],
+            )
+        )
+
+
 def _check_membership(
     check: Check, members: dict[tuple[str, str], Entry], vs: dict[str, Any], path: str, active_only: bool
 ) -> None:
@@ -1246,6 +1264,7 @@ def _check_membership(
                 expression=[_expr(path, "code")],
             )
         )
+    check.member = entry is not None
     if entry is None:
         check.ok = False
         in_cc = path.startswith("CodeableConcept")
@@ -1274,11 +1293,12 @@ def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: P
         result.append({"name": "codeableConcept", "valueCodeableConcept": codeable})
         if good is None:
             main = main if main.concept is not None and not main.soft_failed else Check(None, None)
-            if vs is not None and any(
+            not_in_vs = any(
                 i.get("details", {}).get("coding", [{}])[0].get("code") == "this-code-not-in-vs"
                 for c in checks
                 for i in c.issues
-            ):
+            )
+            if vs is not None and not_in_vs and not any(c.member for c in checks):
                 extra_issues.append(
                     make_issue(
                         "error",
