@@ -847,6 +847,7 @@ def _unknown_version_against_default(
     asked = coding["version"]
     err = unknown_system(hint.system, asked, ws.code_system_versions(hint.system))
     check.ok = False
+    check.member = True  # the code is in the value set, under the version the value set chose
     check.unknown_system = f"{hint.system}|{asked}"
     check.issues = [
         make_issue(
@@ -1026,6 +1027,8 @@ def _check_coding(
     concept = cs.get(check.code or "")
     if concept is None:
         check.ok = False
+        if params.bool("valueset-membership-only", False):
+            return check  # only membership is reported
         check.issues.append(
             make_issue(
                 "error",
@@ -1292,7 +1295,8 @@ def _validation_result(checks: list[Check], vs: dict[str, Any] | None, params: P
     if codeable is not None:
         result.append({"name": "codeableConcept", "valueCodeableConcept": codeable})
         if good is None:
-            main = main if main.concept is not None and not main.soft_failed else Check(None, None)
+            keep = main.concept is not None and not main.soft_failed and main.member
+            main = main if keep else Check(None, None)
             not_in_vs = any(
                 i.get("details", {}).get("coding", [{}])[0].get("code") == "this-code-not-in-vs"
                 for c in checks
