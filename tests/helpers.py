@@ -10,6 +10,9 @@ from flask import Flask
 from bridge import create_app
 from bridge.db import get_db, upgrade
 
+# the shared reference material beside the project root (samples, test suites)
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
 
 def make_app(tmp_path: Path, **overrides: Any) -> Flask:
     config: dict[str, Any] = {

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from adapters.base import MapContext
 from adapters.fhir.codec import FhirJsonCodec, FhirStructureValidator, model_to_dict
 from bridge.errors import DecodeError
-from tests.conftest import SHARED
+from tests.helpers import SHARED
 
 codec = FhirJsonCodec()
 SAMPLES = sorted((SHARED / "samples/satusehat/postman-bodies").glob("*.json"))

@@ -15,8 +15,9 @@ from adapters.dhis2.dvs_xml import DataValueSetXmlCodec
 from adapters.dhis2.model import AdxDocument, DataValueSet, flatten, flatten_adx, to_adx_document
 from bridge.errors import CodecError, DecodeError
 from tests.dhis2.strategies import adx_documents, common_sets, csv_sets, json_sets, xml_sets
+from tests.helpers import SHARED
 
-SAMPLES = Path("/work/shared/samples/dhis2")
+SAMPLES = SHARED / "samples/dhis2"
 FIXTURES = sorted(
     p for p in SAMPLES.rglob("*") if p.is_file() and p.suffix in (".json", ".xml", ".csv") and "metadata" not in p.parts
 )

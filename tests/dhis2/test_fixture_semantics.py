@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bridge.simulators.dhis2 import create_app
+from tests.helpers import SHARED
 
-SAMPLES = Path("/work/shared/samples/dhis2/dhis2-core/dxf2-datavalueset")
+SAMPLES = SHARED / "samples/dhis2/dhis2-core/dxf2-datavalueset"
 AUTH = {"Authorization": "ApiToken d2pat_jembatanDemoToken0000000000000000"}
 ELEMENTS = {
     "f7n9E0hX8qk": "NUMBER",

@@ -13,8 +13,9 @@ from adapters.dhis2.dvs_json import DataValueSetJsonCodec
 from adapters.dhis2.model import flatten, flatten_adx
 from bridge.cli import convert_payload
 from bridge.gateway import get_gateway
+from tests.helpers import SHARED
 
-SAMPLES = Path("/work/shared/samples/dhis2")
+SAMPLES = SHARED / "samples/dhis2"
 BAD = {
     "dataSet": "DsTbMonth01",
     "period": "2024Q1",

@@ -23,8 +23,9 @@ from adapters.dhis2.metadata import (
     value_fits,
 )
 from adapters.dhis2.model import DataValue, DataValueSet, flatten, to_adx_document
+from tests.helpers import SHARED
 
-SAMPLES = Path("/work/shared/samples/dhis2")
+SAMPLES = SHARED / "samples/dhis2"
 CODES = {"categoryIdScheme": "code", "categoryOptionIdScheme": "code"}
 
 

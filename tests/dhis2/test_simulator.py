@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
 from bridge.simulators.dhis2 import create_app
+from tests.helpers import SHARED
 
-SAMPLES = Path("/work/shared/samples/dhis2")
+SAMPLES = SHARED / "samples/dhis2"
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"admin:district").decode()}
 TB = {"dataSet": "DsTbMonth01", "period": "202401", "orgUnit": "PkmPuter001", "attributeOptionCombo": "CocFund0001"}
 

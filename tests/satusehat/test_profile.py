@@ -15,6 +15,7 @@ from adapters.satusehat import SatusehatJsonCodec, SatusehatProfileMapper, Satus
 from adapters.satusehat.profile import to_utc
 from bridge.errors import ConfigError
 from mappings.registry import MappingRegistry
+from tests.helpers import SHARED
 from tests.satusehat.satusehat_payloads import HL7, ORG, concept, patient, pivot_visit
 
 REGISTRY = MappingRegistry()
@@ -268,7 +269,7 @@ def test_mapper_accepts_fhir_resources_models() -> None:
     assert len(of_type(bundle, "Observation")) == 3
 
 
-SAMPLE_DIR = "/work/shared/samples/satusehat/postman-bodies/"
+SAMPLE_DIR = str(SHARED / "samples/satusehat/postman-bodies/") + "/"
 OTHER_TYPES = {
     "allergy-intolerance__allergyintolerance-create.json": ("AllergyIntolerance", ["allergy"]),
     "composition__composition-edukasi-diet.json": ("Composition", ["composition"]),

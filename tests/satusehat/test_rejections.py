@@ -16,6 +16,7 @@ import pytest
 from adapters.base import MapContext
 from adapters.satusehat import RULES, SatusehatValidator
 from adapters.satusehat.rules import RULES_BY_ID
+from tests.helpers import SHARED
 from tests.satusehat.satusehat_payloads import ORG, base, concept, encounter
 
 Mutation = Callable[[dict[str, Any]], None]
@@ -632,7 +633,7 @@ def test_operation_outcome_has_fhirpath_locations() -> None:
 
 # ----------------------------------------------------------------------------- official sample bodies
 
-SAMPLES = Path("/work/shared/samples/satusehat/postman-bodies")
+SAMPLES = SHARED / "samples/satusehat/postman-bodies"
 ENCOUNTER_UUID = "2823ed1d-3e3e-434e-9a5b-9c579d192787"
 
 #: samples that break a documented rule, with the reason; every other body must pass with no error.
