@@ -912,6 +912,20 @@ def _infer_system(
             message_id="Unable_to_resolve_system__value_set_has_multiple_matches",
             expression=[_expr(path, "code")],
         )
+    candidates = sorted(_compose_systems(vs))
+    if candidates:
+        text = (
+            f"The System URI could not be determined for the code '{coding['code']}' in the ValueSet "
+            f"'{canonical(vs)}': it is not in any of its code systems ({', '.join(candidates)})"
+        )
+        return coding, make_issue(
+            "error",
+            "not-found",
+            text,
+            tx_type="cannot-infer",
+            message_id="UNABLE_TO_INFER_CODESYSTEM",
+            expression=[_expr(path, "code")],
+        )
     return coding, None
 
 

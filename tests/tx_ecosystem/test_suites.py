@@ -12,7 +12,7 @@ import pytest
 
 from tests.tx_ecosystem.runner import TESTS_DIR, make_app, run_all
 
-PASS_FLOOR = 411
+PASS_FLOOR = 412
 
 
 @pytest.mark.skipif(not (TESTS_DIR / "test-cases.json").exists(), reason="tx-tests not present")
