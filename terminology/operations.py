@@ -21,6 +21,7 @@ from terminology.codesystem import (
 from terminology.errors import MESSAGE_ID_EXT, TxError, invalid, make_issue, not_found
 from terminology.expand import Entry, Expander, ExpandOptions, canonical, nest, unknown_system
 from terminology.params import Params, out
+from terminology.shape import check_shape
 from terminology.text import words_of
 from terminology.workspace import Workspace, split_canonical
 
@@ -231,6 +232,7 @@ def resolve_value_set(ws: Workspace, params: Params, url_name: str = "url") -> d
     if inline is not None:
         if inline.get("resourceType") != "ValueSet":
             raise invalid("parameter 'valueSet' must be a ValueSet")
+        check_shape(inline)
         _add_contained(ws, inline)
         return inline
     ref = params.text(url_name, "context")
@@ -1447,7 +1449,7 @@ def _r5_reverse_shape(match: dict[str, Any], target_system: str | None, target_c
 def _candidate_maps(ws: Workspace, params: Params, reverse: bool = False) -> list[dict[str, Any]]:
     inline = params.resource("conceptMap")
     if inline is not None:
-        return [inline]
+        return [check_shape(inline)]
     url = params.text("url")
     version = params.text("conceptMapVersion")
     maps = ws.concept_maps()

@@ -18,6 +18,7 @@ from bridge.models import compress, decompress
 from terminology.codesystem import CodeSystemIndex, version_key
 from terminology.errors import invalid, not_found
 from terminology.models import TxConcept, TxConceptWord, TxResource
+from terminology.shape import check_shape
 from terminology.text import words_of
 
 RESOURCE_TYPES = ("CodeSystem", "ValueSet", "ConceptMap")
@@ -49,9 +50,7 @@ def check_resource(resource: Any, expected_type: str | None = None) -> dict[str,
     for key in ("url", "version", "name", "title", "status"):
         if resource.get(key) is not None and not isinstance(resource[key], str):
             raise invalid(f"'{key}' must be a string")
-    if kind == "CodeSystem" and not isinstance(resource.get("concept", []), list):
-        raise invalid("CodeSystem.concept must be an array")
-    return resource
+    return check_shape(resource)
 
 
 def to_resource(row: TxResource) -> dict[str, Any]:

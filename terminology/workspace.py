@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from terminology.codesystem import CodeSystemIndex, version_key, version_matches
 from terminology.errors import TxError
+from terminology.shape import check_shape
 
 
 class Backend(Protocol):
@@ -75,6 +76,7 @@ class Workspace:
         self._cache.clear()
 
     def add(self, resource: dict[str, Any]) -> None:
+        check_shape(resource)
         kind = resource.get("resourceType")
         url = resource.get("url")
         if kind == "CodeSystem" and resource.get("content") == "supplement":

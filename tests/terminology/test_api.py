@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bridge.db import get_db
 from tests.helpers import make_app, new_key
@@ -236,3 +238,113 @@ def test_too_costly_expansion(client: FlaskClient, auth_headers: dict[str, str],
     res = client.get(f"/fhir/ValueSet/$expand?url={VS['url']}", headers=auth_headers)
     assert res.status_code == 422 and res.get_json()["issue"][0]["code"] == "too-costly"
     assert client.get(f"/fhir/ValueSet/$expand?url={VS['url']}&count=2", headers=auth_headers).status_code == 200
+
+
+# -- fuzzing: whatever arrives, the answer is a FHIR resource and never a 500 ---------------------------
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 10**6) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+NAMES = st.sampled_from(
+    [
+        "url",
+        "code",
+        "system",
+        "version",
+        "coding",
+        "codeableConcept",
+        "valueSet",
+        "count",
+        "offset",
+        "filter",
+        "property",
+        "tx-resource",
+        "displayLanguage",
+        "activeOnly",
+        "codeA",
+        "codeB",
+        "reverse",
+        "targetCode",
+        "sourceCode",
+        "system-version",
+        "x",
+    ]
+)
+VALUE_KEYS = st.sampled_from(
+    [
+        "valueString",
+        "valueUri",
+        "valueCode",
+        "valueInteger",
+        "valueBoolean",
+        "valueCoding",
+        "valueCodeableConcept",
+        "resource",
+        "part",
+    ]
+)
+PARAMS = st.lists(
+    st.fixed_dictionaries({"name": NAMES}).flatmap(
+        lambda p: st.dictionaries(VALUE_KEYS, JSON, max_size=2).map(lambda v: {**p, **v})
+    ),
+    max_size=6,
+)
+OPS = st.sampled_from(
+    [
+        "/fhir/ValueSet/$expand",
+        "/fhir/ValueSet/$validate-code",
+        "/fhir/CodeSystem/$lookup",
+        "/fhir/CodeSystem/$validate-code",
+        "/fhir/CodeSystem/$subsumes",
+        "/fhir/ConceptMap/$translate",
+        "/fhir/ValueSet/$batch-validate-code",
+    ]
+)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(op=OPS, parameters=PARAMS)
+def test_fuzzed_parameters_never_500(
+    client: FlaskClient, loaded: dict[str, str], op: str, parameters: list[dict[str, Any]]
+) -> None:
+    res = client.post(op, json={"resourceType": "Parameters", "parameter": parameters}, headers=loaded)
+    assert res.status_code < 500, res.get_data(as_text=True)
+    assert res.get_json()["resourceType"] in ("Parameters", "ValueSet", "OperationOutcome")
+
+
+RESOURCE_TYPES = st.sampled_from(["CodeSystem", "ValueSet", "ConceptMap"])
+MALFORMED = st.fixed_dictionaries(
+    {"resourceType": RESOURCE_TYPES, "url": st.just("urn:fuzz")},
+    optional={
+        "concept": JSON,
+        "compose": JSON,
+        "group": JSON,
+        "property": JSON,
+        "version": JSON,
+        "content": JSON,
+        "expansion": JSON,
+        "contained": JSON,
+        "supplements": JSON,
+    },
+)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(resource=MALFORMED, op=OPS)
+def test_fuzzed_inline_resources_never_500(
+    client: FlaskClient, auth_headers: dict[str, str], resource: dict[str, Any], op: str
+) -> None:
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "tx-resource", "resource": resource},
+            {"name": "url", "valueUri": "urn:fuzz"},
+            {"name": "system", "valueUri": "urn:fuzz"},
+            {"name": "code", "valueCode": "a"},
+        ],
+    }
+    res = client.post(op, json=body, headers=auth_headers)
+    assert res.status_code < 500, res.get_data(as_text=True)
+    put = client.put(f"/fhir/{resource['resourceType']}/fuzz", json=resource, headers=auth_headers)
+    assert put.status_code < 500, put.get_data(as_text=True)
