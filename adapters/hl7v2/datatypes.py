@@ -25,6 +25,11 @@ NAMESPACE = uuid.UUID("6f1d8a52-3b7e-5c1a-9d2e-4a6b8c0e1f23")
 DTM = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d{1,4})?([+-]\d{4})?$")
 OID = re.compile(r"^[0-2](\.\d+)+$")
 DEFAULT_TZ = "Asia/Jakarta"
+# SATUSEHAT address extension (reference satusehat.md §3.4) and Kemendagri code lengths (§1.5)
+ADMIN_CODE_EXT = "https://fhir.kemkes.go.id/r4/StructureDefinition/administrativeCode"
+ADMIN_CODE_PARTS = (("province", 2), ("city", 4), ("district", 6), ("village", 10))
+KEMENDAGRI_VILLAGE = re.compile(r"^\d{10}$")
+RT_RW = re.compile(r"^\s*(\d{1,3})\s*/\s*(\d{1,3})\s*$")
 
 Json = dict[str, Any]
 
@@ -282,31 +287,83 @@ def peek(scope: Scope, map_id: str, table: str, code: str, target_system: str | 
     return cmap.translate(V2_TABLE + table, code, target_system=target_system).target
 
 
-def xpn(rep: Rep, scope: Scope, where: str, offset: int = 0) -> Json | None:
-    """XPN (or the name part of XCN, shifted by ``offset``) → HumanName."""
-    o = offset
-    family = rep.c(1 + o, 1)
-    given = [g for g in (rep.c(2 + o), rep.c(3 + o), "" if o else rep.c(15)) if g]
+def xpn(rep: Rep, scope: Scope, where: str) -> Json | None:
+    """XPN → HumanName (.1 family, .2/.3 given, .4 suffix, .5 prefix, .6 degree, .7 use, .12/.13 period)."""
+    family = rep.c(1, 1)
+    given = [g for g in (rep.c(2), rep.c(3), rep.c(15)) if g]
     if not family and not given:
         return None
-    use = lookup(scope, "v2-0200-to-name-use", "0200", rep.c(7 + o), where)
-    suffix = [x for x in (rep.c(4 + o), rep.c(6 + o), "" if o else rep.c(14)) if x]
-    period = {"start": date_only(rep.c(12 + o), scope, where), "end": date_only(rep.c(13 + o), scope, where)}
-    if offset == 0 and rep.c(10, 1):
+    use = lookup(scope, "v2-0200-to-name-use", "0200", rep.c(7), where)
+    suffix = [x for x in (rep.c(4), rep.c(6), rep.c(14)) if x]
+    period = {"start": date_only(rep.c(12), scope, where), "end": date_only(rep.c(13), scope, where)}
+    if rep.c(10, 1):
         period = {"start": date_only(rep.c(10, 1), scope, where), "end": date_only(rep.c(10, 2), scope, where)}
-    name = {"use": use, "family": family, "given": given, "prefix": [rep.c(5 + o)], "suffix": suffix, "period": period}
+    name = {"use": use, "family": family, "given": given, "prefix": [rep.c(5)], "suffix": suffix, "period": period}
+    return prune(name)
+
+
+def xcn_name(rep: Rep, scope: Scope, where: str) -> Json | None:
+    """The name part of an XCN (v2.5+ numbering): .2 family, .3/.4 given, .5 suffix, .6 prefix, .7 degree,
+    .10 name type, .21 professional suffix, .19/.20 validity. (.8 is the source table, .13 the identifier
+    type code: neither is part of the name.)"""
+    family = rep.c(2, 1)
+    given = [g for g in (rep.c(3), rep.c(4)) if g]
+    if not family and not given:
+        return None
+    use = lookup(scope, "v2-0200-to-name-use", "0200", rep.c(10), where)
+    suffix = [x for x in (rep.c(5), rep.c(7), rep.c(21)) if x]
+    period = {"start": date_only(rep.c(19), scope, where), "end": date_only(rep.c(20), scope, where)}
+    name = {"use": use, "family": family, "given": given, "prefix": [rep.c(6)], "suffix": suffix, "period": period}
     return prune(name)
 
 
 def xad(rep: Rep, scope: Scope, where: str) -> Json | None:
-    """XAD → Address (.1 street, .2 other, .3 city, .4 state, .5 postal code, .6 country, .7 type, .9 district)."""
+    """XAD → Address (.1 street, .2 other, .3 city, .4 state, .5 postal code, .6 country, .7 type,
+    .9 county/parish code, .10 census tract, .13/.14 period).
+
+    Indonesian convention: XAD-9 carries the 10-digit Kemendagri village (kelurahan/desa) code and
+    XAD-10 the neighbourhood as ``RT/RW``; they become the SATUSEHAT ``administrativeCode``
+    extension (see :func:`administrative_code`) instead of ``district``.
+    """
     line = [x for x in (rep.c(1, 1), rep.c(1, 2), rep.c(2), rep.c(19)) if x]
+    admin = administrative_code(rep.c(9), rep.c(10), scope, where)
     addr = prune({
+        "extension": [admin] if admin else [],
         "line": line, "city": rep.c(3), "state": rep.c(4), "postalCode": rep.c(5), "country": rep.c(6),
-        "district": rep.c(9), **address_use_type(rep.c(7), scope, where),
+        "district": None if admin else rep.c(9), **address_use_type(rep.c(7), scope, where),
         "period": {"start": date_only(rep.c(13), scope, where), "end": date_only(rep.c(14), scope, where)},
     })  # fmt: skip
     return addr or None
+
+
+def kemendagri_codes_on(scope: Scope) -> bool:
+    """``settings["kemendagri_address_codes"]`` (default on): read XAD-9/10 as Kemendagri codes and RT/RW."""
+    return bool(scope.settings.get("kemendagri_address_codes", True))
+
+
+def administrative_code(village: str, census_tract: str, scope: Scope, where: str) -> Json | None:
+    """XAD-9 village code (and XAD-10 ``RT/RW``) → the SATUSEHAT administrativeCode extension.
+
+    Province, city, district and village are the 2-, 4-, 6- and 10-digit prefixes of the village
+    code (the lengths SATUSEHAT's Wilayah master data uses). A malformed code is a located warning
+    (GW-1348) and gives no extension; a malformed RT/RW (GW-1349) only drops rt/rw.
+    """
+    if not village or not kemendagri_codes_on(scope):
+        return None
+    code = village.replace(".", "")
+    if not KEMENDAGRI_VILLAGE.match(code):
+        scope.warn(f"XAD-9 {village!r} is not a 10-digit Kemendagri village code; no administrativeCode",
+                   f"{where}.9", "GW-1348")  # fmt: skip
+        return None
+    parts = [{"url": name, "valueCode": code[:n]} for name, n in ADMIN_CODE_PARTS]
+    if census_tract:
+        rt_rw = RT_RW.match(census_tract)
+        if rt_rw:
+            parts += [{"url": "rt", "valueCode": rt_rw.group(1)}, {"url": "rw", "valueCode": rt_rw.group(2)}]
+        else:
+            scope.warn(f"XAD-10 {census_tract!r} is not RT/RW (e.g. 001/002); rt and rw left out",
+                       f"{where}.10", "GW-1349")  # fmt: skip
+    return {"url": ADMIN_CODE_EXT, "extension": parts}
 
 
 def address_use_type(code: str, scope: Scope, where: str) -> Json:
@@ -338,12 +395,15 @@ def xtn(rep: Rep, default_use: str, scope: Scope, where: str) -> Json | None:
 
 
 def xcn_practitioner(rep: Rep, scope: Scope, where: str) -> tuple[str, Json] | None:
-    """XCN → (id, Practitioner) — identifier from .1/.9/.13, name from .2-.7."""
+    """XCN → (id, Practitioner): identifier .1 in the system of .9 authority / .13 type (e.g. ``NIK``
+    → the configured NIK system, so SATUSEHAT can look the practitioner up), name from :func:`xcn_name`."""
     ident = None
     if rep.c(1):
-        system = identifier_system(rep.c(9, 1), rep.c(9, 2), rep.c(9, 3), rep.c(13), scope, where)
-        ident = prune({"system": system, "value": rep.c(1)})
-    name = xpn(rep, scope, where, offset=1)
+        type_code = rep.c(13)
+        system = identifier_system(rep.c(9, 1), rep.c(9, 2), rep.c(9, 3), type_code, scope, where)
+        kind = {"coding": [{"system": V2_TABLE + "0203", "code": type_code}]} if type_code else None
+        ident = prune({"system": system, "value": rep.c(1), "type": kind})
+    name = xcn_name(rep, scope, where)
     if ident is None and name is None:
         return None
     key = (ident["system"], ident["value"]) if ident else ("name", repr(name))

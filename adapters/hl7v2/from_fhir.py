@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from adapters.base import MapContext
 from adapters.hl7v2.codec import Hl7v2Codec, V2Message
-from adapters.hl7v2.datatypes import DEFAULT_TZ, V2_TABLE, Json
+from adapters.hl7v2.datatypes import ADMIN_CODE_EXT, DEFAULT_TZ, V2_TABLE, Json
 from adapters.hl7v2.escape import escape
 from bridge.errors import MappingError
 
@@ -132,7 +132,10 @@ class MessageWriter:
         use = self.reverse("v2-0190-to-address-use", "0190", addr.get("use") or addr.get("type"), "Address.use",
                            "warning")  # fmt: skip
         parts = [lines[0], lines[1], addr.get("city"), addr.get("state"), addr.get("postalCode"), addr.get("country")]
-        return _join("^", [_e(p) for p in parts] + [use, "", _e(addr.get("district"))])
+        codes = administrative_parts(addr)
+        village = codes.get("village") or addr.get("district")
+        rt_rw = f"{codes['rt']}/{codes['rw']}" if codes.get("rt") and codes.get("rw") else ""
+        return _join("^", [_e(p) for p in parts] + [use, "", _e(village), _e(rt_rw)])
 
     def telecom(self, point: Json) -> str:
         where = "ContactPoint"
@@ -152,10 +155,18 @@ class MessageWriter:
         if practitioner is None:
             return ""
         ident = (practitioner.get("identifier") or [{}])[0]
+        type_code = next((c.get("code", "") for c in (ident.get("type") or {}).get("coding", [])), "")
         name = (practitioner.get("name") or [{}])[0]
-        parts = self.name(name).split("^") + [""] * 7
-        authority = self.authority(ident.get("system", ""), "")
-        return _join("^", [_e(ident.get("value"))] + parts[:7] + [authority])
+        given = list(name.get("given") or []) + ["", ""]
+        suffix = list(name.get("suffix") or []) + ["", "", ""]
+        use = self.reverse("v2-0200-to-name-use", "0200", name.get("use"), "HumanName.use", "warning")
+        period = name.get("period") or {}
+        authority = self.authority(ident.get("system", ""), type_code)
+        parts = [_e(ident.get("value")), _e(name.get("family")), _e(given[0]), _e(given[1]), _e(suffix[0]),
+                 _e((name.get("prefix") or [""])[0]), _e(suffix[1]), "", authority, use, "", "", _e(type_code),
+                 "", "", "", "", "", v2_datetime(period.get("start")), v2_datetime(period.get("end")),
+                 _e(suffix[2])]  # fmt: skip
+        return _join("^", parts)
 
     def resolve(self, ref: Json | None) -> Json | None:
         if not ref or "reference" not in ref:
@@ -318,6 +329,14 @@ def _number_text(value: Any) -> str:
         return ""
     text = str(value)
     return text[:-2] if text.endswith(".0") and isinstance(value, float) and value.is_integer() else text
+
+
+def administrative_parts(addr: Json) -> dict[str, str]:
+    """The SATUSEHAT administrativeCode sub-extensions of an Address (either URL casing) by name."""
+    for ext in addr.get("extension") or []:
+        if str(ext.get("url", "")).lower() == ADMIN_CODE_EXT.lower():
+            return {str(p.get("url")): str(p.get("valueCode") or "") for p in ext.get("extension") or []}
+    return {}
 
 
 def choose_event(writer: MessageWriter) -> tuple[str, str, str]:

@@ -186,7 +186,7 @@ class BundleBuilder:
             "name": [xpn(r, self.scope, where) for r in seg.reps(5)] + [xpn(r, self.scope, where) for r in seg.reps(9)],
             "birthDate": date_only(seg.v(7), self.scope, self.where(seg, 7)),
             "gender": self.gender(seg),
-            "address": [xad(r, self.scope, where) for r in seg.reps(11)],
+            "address": [xad(r, self.scope, self.where(seg, 11)) for r in seg.reps(11)],
             "telecom": [xtn(r, "home", self.scope, where) for r in seg.reps(13)]
             + [xtn(r, "work", self.scope, where) for r in seg.reps(14)],
             "communication": [
@@ -274,6 +274,7 @@ class BundleBuilder:
             return
         where = self.where(seg)
         names = [xpn(r, self.scope, where) for r in seg.reps(2)]
+        addresses = [xad(r, self.scope, self.where(seg, 4)) for r in seg.reps(4)]
         key = f"{self.patient}|{seg.v(1)}|{seg.v(2)}|{seg.v(2, 2)}"
         person = {
             "resourceType": "RelatedPerson",
@@ -281,14 +282,14 @@ class BundleBuilder:
             "patient": self.subject(),
             "name": names,
             "relationship": [cwe(r, self.scope, where, V2_TABLE + "0063") for r in seg.reps(3)],
-            "address": [xad(r, self.scope, where) for r in seg.reps(4)],
+            "address": addresses,
             "telecom": [xtn(r, "home", self.scope, where) for r in seg.reps(5)]
             + [xtn(r, "work", self.scope, where) for r in seg.reps(6)],
         }
         self.add(person)
-        self.add_contact(seg, names)
+        self.add_contact(seg, names, addresses)
 
-    def add_contact(self, seg: Seg, names: list[Json | None]) -> None:
+    def add_contact(self, seg: Seg, names: list[Json | None], addresses: list[Json | None]) -> None:
         """NK1 → Patient.contact as well (the IG maps NK1 to both RelatedPerson and contact)."""
         assert self.patient is not None
         where = self.where(seg)
@@ -296,7 +297,7 @@ class BundleBuilder:
         contact = prune({
             "name": next((n for n in names if n), None),
             "relationship": [cwe(r, self.scope, where, V2_TABLE + "0131") for r in seg.reps(7)],
-            "address": next((a for a in (xad(r, self.scope, where) for r in seg.reps(4)) if a), None),
+            "address": next((a for a in addresses if a), None),
             "telecom": [xtn(r, "home", self.scope, where) for r in seg.reps(5)]
             + [xtn(r, "work", self.scope, where) for r in seg.reps(6)],
             "gender": sex,
