@@ -1010,6 +1010,25 @@ def _misused_system(ws: Workspace, check: Check, path: str) -> bool:
     return False
 
 
+def _unknown_in_partial(check: Check, cs: CodeSystemIndex, path: str) -> None:
+    """A code missing from a fragment / not-present code system may still exist: warn, do not fail."""
+    check.cs = cs
+    text = (
+        f"Unknown Code '{check.code}' in the CodeSystem '{cs.url}' version '{cs.version}' - note that the code "
+        f"system is labeled as a {cs.content}, so the code may be valid in some other fragment"
+    )
+    check.issues.append(
+        make_issue(
+            "warning",
+            "code-invalid",
+            text,
+            tx_type="invalid-code",
+            message_id="UNKNOWN_CODE_IN_FRAGMENT",
+            expression=[_expr(path, "code")],
+        )
+    )
+
+
 def _check_coding(
     ws: Workspace, coding: dict[str, Any], path: str, params: Params, cs_hint: CodeSystemIndex | None = None
 ) -> Check:
@@ -1041,6 +1060,9 @@ def _check_coding(
         return check
     check.cs = cs
     concept = cs.get(check.code or "")
+    if concept is None and cs.content in ("fragment", "not-present", "example"):
+        _unknown_in_partial(check, cs, path)
+        return check
     if concept is None:
         check.ok = False
         if params.bool("valueset-membership-only", False):

@@ -170,3 +170,28 @@ def test_is_a_expansion_matches_subsumption(cs: dict[str, Any], data: st.DataObj
         )
         ok = next(p["valueBoolean"] for p in res["parameter"] if p["name"] == "result")
         assert ok == (code in expected)
+
+
+def test_unknown_code_in_fragment_is_a_warning_not_an_error() -> None:
+    fragment = {
+        "resourceType": "CodeSystem",
+        "url": "urn:test:frag",
+        "version": "1",
+        "status": "active",
+        "content": "fragment",
+        "concept": [{"code": "known", "display": "Known"}],
+    }
+    ws = Workspace(None, [fragment])
+    res = operations.validate_code_cs(
+        ws, Params([{"name": "url", "valueUri": "urn:test:frag"}, {"name": "code", "valueCode": "other"}])
+    )
+    params = {p["name"]: p for p in res["parameter"]}
+    assert params["result"]["valueBoolean"] is True
+    issue = params["issues"]["resource"]["issue"][0]
+    assert issue["severity"] == "warning" and "fragment" in issue["details"]["text"]
+    complete = {**fragment, "url": "urn:test:full", "content": "complete"}
+    ws.add(complete)
+    res = operations.validate_code_cs(
+        ws, Params([{"name": "url", "valueUri": "urn:test:full"}, {"name": "code", "valueCode": "other"}])
+    )
+    assert {"name": "result", "valueBoolean": False} in res["parameter"]
