@@ -153,10 +153,14 @@ def _zone_offset(moment: datetime, tz: str) -> str:
 
 
 def code_system(name: str, scope: Scope, where: str) -> str | None:
-    """CWE-3 coding system name → URI (HL7nnnn by rule, others through v2-0396-to-code-system)."""
+    """CWE-3 coding system name → URI: ``settings["coding_systems"][name]`` first (local systems such as a
+    BPJS poli list), HL7nnnn by rule, others through v2-0396-to-code-system."""
     name = name.strip()
     if not name:
         return None
+    configured = (scope.settings.get("coding_systems") or {}).get(name)
+    if configured:
+        return str(configured)
     if re.match(r"^HL7\d{4}$", name):
         return V2_TABLE + name[3:]
     if re.match(r"^[a-z][a-z0-9+.-]*:", name):

@@ -36,6 +36,7 @@ from adapters.hl7v2.datatypes import (
     xpn,
     xtn,
 )
+from adapters.hl7v2.referral import ReferralMixin
 from conformance.outcome import Issue
 
 PARTICIPANTS = ((7, "ATND", "attender"), (8, "REF", "referrer"), (9, "CON", "consultant"), (17, "ADM", "admitter"))
@@ -47,11 +48,11 @@ TEMPORARY_LOCATION = "http://hl7.org/fhir/uv/v2mappings/StructureDefinition/temp
 PERFORMER_FUNCTION = "http://terminology.hl7.org/CodeSystem/v2-0443"
 PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 HANDLED = frozenset(
-    "MSH EVN PID PD1 NK1 PV1 PV2 AL1 DG1 PR1 ORC OBR OBX NTE SPM RXA RXR RXE RXO TQ1 SCH TXA MRG SFT".split()
+    "MSH EVN PID PD1 NK1 PV1 PV2 AL1 DG1 PR1 ORC OBR OBX NTE SPM RXA RXR RXE RXO TQ1 SCH TXA MRG SFT RF1 PRD".split()
 )
 
 
-class BundleBuilder:
+class BundleBuilder(ReferralMixin):
     """Builds the Bundle entries for one message."""
 
     def __init__(self, message: V2Message, ctx: MapContext) -> None:
@@ -72,6 +73,8 @@ class BundleBuilder:
         self.observation: Json | None = None
         self.event = message.get("MSH-9.2")
         self.immunization: str | None = None
+        self.referral: Json | None = None
+        self.conditions: list[str] = []
 
     # ------------------------------------------------------------ plumbing
 
@@ -111,6 +114,7 @@ class BundleBuilder:
                     self.ctx.unused.append(f"{seg.id}[{seg.occurrence}]")
                 continue
             handler(seg)
+        self.finish_referral()
         return list(self.entries.values())
 
     # ------------------------------------------------------------ header
@@ -484,6 +488,7 @@ class BundleBuilder:
             "asserter": self.practitioner(seg.rep(16), self.where(seg, 16)),
         }  # fmt: skip
         ref = self.add(condition)
+        self.conditions.append(ref)
         if self.encounter:
             rank = seg.v(15)
             diagnosis = prune({"condition": {"reference": ref}, "rank": int(rank) if rank.isdigit() else None})
@@ -532,7 +537,8 @@ class BundleBuilder:
         placer = ei(seg.rep(2), self.scope, self.where(seg, 2), "PLAC")
         filler = ei(seg.rep(3), self.scope, self.where(seg, 3), "FILL")
         code = cwe(seg.rep(4), self.scope, self.where(seg, 4)) or {"text": "unknown"}
-        if self.order is None or (placer and placer not in self.order.get("identifier", [])):
+        fresh = self.order is None or self.order is self.referral
+        if fresh or (placer and placer not in (self.order or {}).get("identifier", [])):
             self._order_from_obr(placer, filler, seg)
         order = self.order or {}
         order.setdefault("identifier", [])
