@@ -61,11 +61,14 @@ class TerminologyService:
 
     # -- the protocol mappers use ---------------------------------------------------------------
     def validate_code(self, system: str, code: str, version: str | None = None) -> bool | None:
-        """True/False whether ``code`` is in the code system; None when the system is unknown."""
+        """True/False whether ``code`` is in the code system; None when the system is unknown (or the code is
+        missing from a code system we only hold a fragment of)."""
         cs = self.workspace().code_system(system, version)
         if cs is None:
             return None
-        return cs.get(code) is not None
+        if cs.get(code) is not None:
+            return True
+        return False if cs.content == "complete" else None  # a fragment cannot prove a code wrong
 
     def display(self, system: str, code: str) -> str | None:
         cs = self.workspace().code_system(system)

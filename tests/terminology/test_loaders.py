@@ -79,3 +79,11 @@ def test_full_release_supersedes_bundled_subset(database: Database) -> None:
     svc.backend.invalidate()
     latest = svc.workspace().code_system(loaders.LOINC_URL)
     assert latest is not None and latest.version == "2.77"
+
+
+def test_protocol_cannot_reject_codes_of_a_fragment(database: Database) -> None:
+    loaders.load_bundled(database)
+    svc = TerminologyService(database)
+    assert svc.validate_code("http://terminology.hl7.org/CodeSystem/v3-ActCode", "AMB") is True
+    assert svc.validate_code("http://terminology.hl7.org/CodeSystem/v3-ActCode", "NOT-IN-SUBSET") is None
+    assert svc.validate_code("http://hl7.org/fhir/administrative-gender", "nope") is False
