@@ -175,15 +175,15 @@ def code_system(name: str, scope: Scope, where: str) -> str | None:
 
 
 def cwe(rep: Rep | None, scope: Scope, where: str, default_system: str | None = None) -> Json | None:
-    """CWE/CE → CodeableConcept (coding from .1-.3 and .4-.6, text from .9 or .2)."""
+    """CWE/CE → CodeableConcept (codings .1-.3/.7, .4-.6/.8, .10-.12/.13; text from .9 or .2)."""
     if rep is None:
         return None
     codings = []
-    for base in (1, 4):
+    for base, version in ((1, 7), (4, 8), (10, 13)):
         code, display, system = _code(rep.c(base)), rep.c(base + 1), rep.c(base + 2)
         if code:
             uri = code_system(system, scope, where) if system else default_system
-            codings.append(prune({"system": uri, "code": code, "display": display}))
+            codings.append(prune({"system": uri, "version": rep.c(version), "code": code, "display": display}))
     text = rep.c(9) or ("" if codings else rep.c(2))
     if not codings and not text:
         return None

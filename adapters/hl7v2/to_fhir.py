@@ -39,11 +39,15 @@ from adapters.hl7v2.datatypes import (
 from adapters.hl7v2.referral import ReferralMixin
 from conformance.outcome import Issue
 
-PARTICIPANTS = ((7, "ATND", "attender"), (8, "REF", "referrer"), (9, "CON", "consultant"), (17, "ADM", "admitter"))
+# PV1 field, v3 ParticipationType code, its display (IG: coding.display for ATND, type.text for the others)
+PARTICIPANTS = ((7, "ATND", "attender"), (8, "REF", "referrer"), (9, "CON", "consultant"), (17, "ADM", "admitter"),
+                (52, "PART", "Participation"))  # fmt: skip
 EXT = "http://hl7.org/fhir/StructureDefinition/"
 MARITAL_STATUS = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
 RELIGION = "http://terminology.hl7.org/CodeSystem/v3-ReligiousAffiliation"
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+UCUM = "http://unitsofmeasure.org"
+CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 TEMPORARY_LOCATION = "http://hl7.org/fhir/uv/v2mappings/StructureDefinition/temporary-location"
 PERFORMER_FUNCTION = "http://terminology.hl7.org/CodeSystem/v2-0443"
 PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
@@ -341,10 +345,11 @@ class BundleBuilder(ReferralMixin):
                 "v2-0004-to-encounter-class", V2_TABLE + "0004", seg.v(2), expression=self.where(seg, 2)
             )
         cls_code, cls_system = (cls.target, cls.target_system) if cls else (None, None)
+        alternate = [cx(r, self.scope, self.where(seg, 50)) for r in seg.reps(50)]
         encounter: Json = {
             "resourceType": "Encounter",
             "id": eid,
-            "identifier": [ident],
+            "identifier": [ident, *alternate],
             "status": self.encounter_status(seg),
             "class": {"system": cls_system, "code": cls_code, "display": cls.display if cls else None} if cls_code else
             {"system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "code": "UNK"},
@@ -373,13 +378,16 @@ class BundleBuilder(ReferralMixin):
             for rep in seg.reps(f):
                 ref = self.practitioner(rep, self.where(seg, f))
                 if ref:
-                    kind = {"coding": [{"system": PARTICIPATION, "code": code}], "text": display}
+                    coding = {"system": PARTICIPATION, "code": code}
+                    kind = {"coding": [{**coding, "display": display}]} if code == "ATND" else {
+                        "coding": [coding], "text": display}  # fmt: skip
                     out.append({"type": [kind], "individual": ref})
         return out
 
     def locations(self, seg: Seg) -> list[Json]:
         out = []
-        for f, status in ((3, "active"), (6, "completed"), (11, "active"), (42, "planned"), (43, "completed")):
+        current = "planned" if seg.v(2) == "P" else "active"  # IG: a pre-admit's location is planned
+        for f, status in ((3, current), (6, "completed"), (11, "active"), (42, "planned"), (43, "completed")):
             rep = seg.rep(f)
             if rep is None:
                 continue
@@ -432,10 +440,36 @@ class BundleBuilder(ReferralMixin):
         }
 
     def seg_pv2(self, seg: Seg) -> None:
-        if self.encounter and seg.rep(3):
-            reason = cwe(seg.rep(3), self.scope, self.where(seg, 3))
-            if reason:
-                self.entries[self.encounter].setdefault("reasonCode", []).append(reason)
+        if not self.encounter:
+            return
+        encounter = self.entries[self.encounter]
+        reason = cwe(seg.rep(3), self.scope, self.where(seg, 3))
+        if reason:
+            encounter.setdefault("reasonCode", []).append(reason)
+        days = _positive_int(seg.v(11))
+        if days:
+            encounter["length"] = {"value": days, "unit": "d", "system": UCUM, "code": "d"}
+        priority = self.mapped_concept(seg.rep(25), "v2-0217-to-act-priority", "0217", self.where(seg, 25))
+        if priority:
+            encounter["priority"] = priority
+        if seg.v(38):
+            coding = prune({"system": V2_TABLE + "0430", "code": seg.v(38), "display": seg.v(38, 2)})
+            encounter.setdefault("extension", []).append({"url": EXT + "encounter-modeOfArrival",
+                                                          "valueCoding": coding})  # fmt: skip
+
+    def mapped_concept(self, rep: Rep | None, map_id: str, table: str, where: str) -> Json | None:
+        """A CWE whose codings (.1 and .4, with versions .7/.8) are translated through ``map_id``."""
+        if rep is None or self.ctx.mappings is None:
+            return None
+        codings = []
+        for base, version in ((1, 7), (4, 8)):
+            if rep.c(base):
+                found = self.ctx.translate(map_id, V2_TABLE + table, rep.c(base), expression=where,
+                                           severity="warning")  # fmt: skip
+                if found is not None and found.target:
+                    codings.append(prune({"system": found.target_system, "version": rep.c(version),
+                                          "code": found.target, "display": found.display}))  # fmt: skip
+        return {"coding": codings} if codings else None
 
     # ------------------------------------------------------------ clinical
 
@@ -485,14 +519,29 @@ class BundleBuilder(ReferralMixin):
             "onsetDateTime": dtm(seg.v(5), self.scope, self.where(seg, 5)),
             "recordedDate": dtm(seg.v(19), self.scope, self.where(seg, 19)),
             "extension": [{"url": EXT + "condition-assertedDate", "valueDateTime": asserted}] if asserted else [],
+            "verificationStatus": {"coding": [{"system": CONDITION_VERIFICATION, "code": "entered-in-error"}]}
+            if seg.v(21) == "D" else None,
             "asserter": self.practitioner(seg.rep(16), self.where(seg, 16)),
         }  # fmt: skip
+        self.add_due_to(condition, seg)
         ref = self.add(condition)
         self.conditions.append(ref)
         if self.encounter:
             rank = seg.v(15)
-            diagnosis = prune({"condition": {"reference": ref}, "rank": int(rank) if rank.isdigit() else None})
+            use = self.mapped_concept(seg.rep(6), "v2-0052-to-diagnosis-role", "0052", self.where(seg, 6))
+            diagnosis = prune({"condition": {"reference": ref}, "use": use,
+                               "rank": int(rank) if rank.isdigit() and int(rank) > 0 else None})  # fmt: skip
             self.entries[self.encounter].setdefault("diagnosis", []).append(diagnosis)
+
+    def add_due_to(self, condition: Json, seg: Seg) -> None:
+        """DG1-22 parent diagnosis (EI) → condition-dueTo pointing at the Condition with that identifier."""
+        parent = ei(seg.rep(22), self.scope, self.where(seg, 22))
+        if parent is None:
+            return
+        pid = resource_id("Condition", parent["system"], parent["value"])
+        ref = self.add({"resourceType": "Condition", "id": pid, "identifier": [parent], "subject": self.subject()})
+        condition.setdefault("extension", []).append({"url": EXT + "condition-dueTo", "valueReference":
+                                                      {"reference": ref}})  # fmt: skip
 
     def seg_pr1(self, seg: Seg) -> None:
         code = cwe(seg.rep(3), self.scope, self.where(seg, 3))
