@@ -10,6 +10,7 @@ The referral ServiceRequest has the shape the BPJS VClaim "Rujukan 2.0 insert" b
   BPJS ``tipeRujukan``), or the sender's own coding when CWE-3 names another system;
 * ``performerType`` — RF1-3 referral type (e.g. a BPJS poli code whose CWE-3 name is configured in
   ``settings["coding_systems"]``, or a SNOMED CT specialty);
+* RF1-14 reason text → ``reasonCode.text``, RF1-24 comment → ``note``;
 * ``occurrencePeriod`` RF1-7..8 (``tglRencanaKunjungan``), ``authoredOn`` RF1-9 or RF1-7
   (``tglRujukan``), ``reasonReference`` → the DG1 Conditions (``diagRujukan``, ICD-10),
   ``performer[0]`` → the referred-to Organization of PRD-10 (``ppkDirujuk``: its identifier system
@@ -82,7 +83,9 @@ class ReferralMixin:
             "occurrencePeriod": {"start": dtm(seg.v(7), self.scope, self.where(seg, 7)),
                                  "end": dtm(seg.v(8), self.scope, self.where(seg, 8))},
             "authoredOn": dtm(seg.v(9) or seg.v(7), self.scope, self.where(seg, 9 if seg.v(9) else 7)),
-            "reasonCode": [cwe(r, self.scope, self.where(seg, 10), V2_TABLE + "0336") for r in seg.reps(10)],
+            "reasonCode": [cwe(r, self.scope, self.where(seg, 10), V2_TABLE + "0336") for r in seg.reps(10)]
+            + [{"text": seg.v(14)}],
+            "note": [{"text": seg.v(24)}],
         }  # fmt: skip
         ref = self.add(referral)
         self.referral = self.order = self.entries[ref]

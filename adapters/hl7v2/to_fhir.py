@@ -643,6 +643,7 @@ class BundleBuilder(ReferralMixin):
             status = target or "unknown"
         obs: Json = {
             "resourceType": "Observation", "id": oid, "status": status, "code": code,
+            "identifier": [ei(seg.rep(21), self.scope, self.where(seg, 21), "FILL")],
             "subject": self.subject(),
             "encounter": {"reference": self.encounter} if self.encounter else None,
             "effectiveDateTime": dtm(seg.v(14), self.scope, self.where(seg, 14)),

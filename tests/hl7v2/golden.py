@@ -5,7 +5,9 @@ references (they point at hashed ids), Provenance narrative and request/fullUrl 
 Each expected resource is paired with the resource of the same type that shares most leaves;
 the score of a type is matched leaves / expected leaves. Leaves carrying the reference's
 placeholder URLs (``http://example.com/v2-to-fhir-converter/...``) are excluded and counted
-apart, because we deliberately never invent such systems (see deliberate_differences.md).
+apart, because we deliberately never invent such systems (see deliberate_differences.md): a
+coding whose ``system`` is such a URL, or an extension whose ``url`` is, is excluded
+with all its content (a code in an invented system cannot be reproduced meaningfully).
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ TARGET_TYPES = ("Patient", "Encounter", "Observation", "Condition", "AllergyInto
 
 
 def leaves(obj: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    if isinstance(obj, dict) and PLACEHOLDER in str(obj.get("url", "")):
-        for leaf_path, _ in leaves({k: v for k, v in obj.items() if k != "url"}, path):
-            yield leaf_path, PLACEHOLDER  # an element the reference invented: excluded with its content
-        yield f"{path}.url" if path else "url", PLACEHOLDER
+    invented = next((k for k in ("url", "system") if isinstance(obj, dict) and PLACEHOLDER in str(obj.get(k, ""))
+                     and (k == "url" or "code" in obj)), None)  # fmt: skip
+    if isinstance(obj, dict) and invented:
+        # an extension or a coding in a system the reference invented: excluded with its content
+        for leaf_path, _ in leaves({k: v for k, v in obj.items() if k != invented}, path):
+            yield leaf_path, PLACEHOLDER
+        yield f"{path}.{invented}" if path else invented, PLACEHOLDER
     elif isinstance(obj, dict):
         for key, value in obj.items():
             if key not in IGNORED_KEYS:
