@@ -323,7 +323,7 @@ def xcn_name(rep: Rep, scope: Scope, where: str) -> Json | None:
 
 def xad(rep: Rep, scope: Scope, where: str) -> Json | None:
     """XAD → Address (.1 street, .2 other, .3 city, .4 state, .5 postal code, .6 country, .7 type,
-    .9 county/parish code, .10 census tract, .13/.14 period).
+    .9 county/parish code, .10 census tract, .13/.14 period or the older .12 validity range).
 
     Indonesian convention: XAD-9 carries the 10-digit Kemendagri village (kelurahan/desa) code and
     XAD-10 the neighbourhood as ``RT/RW``; they become the SATUSEHAT ``administrativeCode``
@@ -335,7 +335,8 @@ def xad(rep: Rep, scope: Scope, where: str) -> Json | None:
         "extension": [admin] if admin else [],
         "line": line, "city": rep.c(3), "state": rep.c(4), "postalCode": rep.c(5), "country": rep.c(6),
         "district": None if admin else rep.c(9), **address_use_type(rep.c(7), scope, where),
-        "period": {"start": date_only(rep.c(13), scope, where), "end": date_only(rep.c(14), scope, where)},
+        "period": {"start": date_only(rep.c(13) or rep.c(12, 1), scope, where),
+                   "end": date_only(rep.c(14) or rep.c(12, 2), scope, where)},
     })  # fmt: skip
     return addr or None
 

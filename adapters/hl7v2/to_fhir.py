@@ -199,7 +199,7 @@ class BundleBuilder(ReferralMixin):
             + [xtn(r, "work", self.scope, where) for r in seg.reps(14)],
             "communication": [
                 {"language": lang, "preferred": True}
-                for lang in (cwe(r, self.scope, where) for r in seg.reps(15))
+                for lang in (self.language(r, self.where(seg, 15)) for r in seg.reps(15))
                 if lang
             ],
             "maritalStatus": cwe(seg.rep(16), self.scope, where, MARITAL_STATUS),
@@ -227,6 +227,23 @@ class BundleBuilder(ReferralMixin):
                     ident["period"] = {"end": date_only(seg.v(f, 3), self.scope, self.where(seg, f))}
                 out.append(prune(ident))
         return out
+
+    def language(self, rep: Rep, where: str) -> Json | None:
+        """PID-15 (table 0296, ISO 639-2) → BCP-47 codings through ``v2-0296-to-bcp47-language``."""
+        concept = cwe(rep, self.scope, where, V2_TABLE + "0296")
+        if concept is None or self.ctx.mappings is None:
+            return concept
+        codings = []
+        for coding in concept.get("coding", []):
+            found = None
+            if coding.get("system") == V2_TABLE + "0296":
+                found = self.ctx.translate("v2-0296-to-bcp47-language", V2_TABLE + "0296", coding["code"],
+                                           expression=where, severity="information")  # fmt: skip
+            if found is not None and found.target:
+                coding = prune({"system": found.target_system, "version": coding.get("version"),
+                                "code": found.target, "display": found.display})  # fmt: skip
+            codings.append(coding)
+        return {**concept, "coding": codings}
 
     def patient_extensions(self, seg: Seg) -> list[Json]:
         where = self.where(seg)
