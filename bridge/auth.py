@@ -11,8 +11,10 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import click
+from cachetools import TTLCache
 from flask import Flask, current_app, g, request
 from flask.cli import AppGroup
 from sqlalchemy import select
@@ -63,15 +65,45 @@ def verify(sess: Session, header: str | None) -> ApiKey:
 
 def require_channel(channel: str) -> None:
     """403 GW-6103 when the request's key is limited to other channels."""
-    key: ApiKey | None = g.get("api_key")
+    key: KeyView | None = g.get("api_key")
     if key is not None and key.channels is not None and channel not in key.channels:
         raise AuthError("GW-6103", f"this API key may not use channel {channel!r}", status=403)
+
+
+@dataclass(frozen=True)
+class KeyView:
+    """What a request needs of a verified key (safe to cache; no secret, no session)."""
+
+    id: str
+    name: str
+    channels: tuple[str, ...] | None
+
+
+def _key_cache() -> TTLCache[str, KeyView]:
+    """Verified keys by sha256 of the header, for ``API_KEY_CACHE_SECONDS`` (0 disables).
+
+    Revocation through this process clears the cache at once; another process's revocation takes
+    effect within the TTL (default 5 s).
+    """
+    cache = current_app.extensions.get("jembatan.keycache")
+    if cache is None:
+        ttl = float(current_app.config.get("API_KEY_CACHE_SECONDS", 5))
+        cache = current_app.extensions["jembatan.keycache"] = TTLCache(maxsize=1024, ttl=max(ttl, 0.001))
+    return cache  # type: ignore[no-any-return]
 
 
 def _authenticate() -> None:
     if request.path in PUBLIC_PATHS or not current_app.config.get("API_KEYS_REQUIRED", True):
         return
-    g.api_key = verify(session(), request.headers.get("Authorization"))
+    header = request.headers.get("Authorization")
+    cache_key = _hash(header or "")
+    cache = _key_cache()
+    view = cache.get(cache_key) if current_app.config.get("API_KEY_CACHE_SECONDS", 5) else None
+    if view is None:
+        row = verify(session(), header)
+        view = KeyView(row.id, row.name, tuple(row.channels) if row.channels is not None else None)
+        cache[cache_key] = view
+    g.api_key = view
 
 
 @click.group("apikey", cls=AppGroup)
@@ -107,6 +139,7 @@ def revoke_command(key_id: str) -> None:
     with get_db().session() as sess:
         if not revoke_key(sess, key_id):
             raise click.ClickException(f"no active key {key_id!r}")
+    _key_cache().clear()
     click.echo(f"revoked {key_id}")
 
 

@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "DESTINATIONS": {},
     "UPSTREAMS": {},
     "API_KEYS_REQUIRED": True,
+    "API_KEY_CACHE_SECONDS": 5,  # verified keys are cached this long; revocation elsewhere takes effect within it
     "SIMULATOR_PORTS": {"satusehat": 8081, "bpjs": 8082, "dhis2": 8083},
 }
 

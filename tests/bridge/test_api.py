@@ -166,3 +166,20 @@ def test_hl7v2_over_http_answers_the_mllp_ack_and_replays_it(client, auth_header
     assert again.data == first.data
     as_json = _post(client, auth_headers, ADT, content_type="text/plain", channel="hl7v2-demo")
     assert as_json.json["duplicate"] is True
+
+
+def test_revocation_elsewhere_applies_once_the_key_cache_expires(tmp_path):
+    from bridge.auth import revoke_key
+    from bridge.db import get_db
+
+    app = make_app(tmp_path, API_KEY_CACHE_SECONDS=0.2)
+    key = new_key(app)
+    headers = {"Authorization": f"Bearer {key}"}
+    client = app.test_client()
+    assert client.get("/formats", headers=headers).status_code == 200
+    with get_db(app).session() as sess:  # as another process would
+        revoke_key(sess, key.split("_")[1])
+    import time
+
+    time.sleep(0.3)
+    assert client.get("/formats", headers=headers).status_code == 401
