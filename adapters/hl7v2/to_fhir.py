@@ -510,7 +510,7 @@ class BundleBuilder(ReferralMixin):
             "reaction": [{"manifestation": [r]} for r in reactions if r],
             "onsetDateTime": dtm(seg.v(6), self.scope, self.where(seg, 6)),
             "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
-                                           "code": "active"}]},
+                                           "code": "active", "display": "Active"}]},
         }  # fmt: skip
         self.add(allergy)
 
