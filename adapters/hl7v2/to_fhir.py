@@ -52,7 +52,7 @@ TEMPORARY_LOCATION = "http://hl7.org/fhir/uv/v2mappings/StructureDefinition/temp
 PERFORMER_FUNCTION = "http://terminology.hl7.org/CodeSystem/v2-0443"
 PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 HANDLED = frozenset(
-    "MSH EVN PID PD1 NK1 PV1 PV2 AL1 DG1 PR1 ORC OBR OBX NTE SPM RXA RXR RXE RXO TQ1 SCH TXA MRG SFT RF1 PRD".split()
+    "MSH EVN PID PD1 NK1 PV1 PV2 AL1 DG1 PR1 ORC OBR OBX NTE SPM RXA RXR RXE RXO TQ1 SCH TXA MRG SFT RF1 PRD PDA".split()
 )
 
 
@@ -549,6 +549,16 @@ class BundleBuilder(ReferralMixin):
             diagnosis = prune({"condition": {"reference": ref}, "use": use,
                                "rank": int(rank) if rank.isdigit() and int(rank) > 0 else None})  # fmt: skip
             self.entries[self.encounter].setdefault("diagnosis", []).append(diagnosis)
+
+    def seg_pda(self, seg: Seg) -> None:
+        """PDA-1 death cause codes → Conditions of the patient (the IG's PDA map)."""
+        if not self.patient:
+            return
+        for rep in seg.reps(1):
+            code = cwe(rep, self.scope, self.where(seg, 1))
+            if code:
+                cid = resource_id("Condition", self.patient, f"PDA|{_code_key(code)}")
+                self.add({"resourceType": "Condition", "id": cid, "code": code, "subject": self.subject()})
 
     def add_due_to(self, condition: Json, seg: Seg) -> None:
         """DG1-22 parent diagnosis (EI) → condition-dueTo pointing at the Condition with that identifier."""
