@@ -37,6 +37,7 @@ from adapters.hl7v2.datatypes import (
     xtn,
 )
 from adapters.hl7v2.referral import ReferralMixin
+from adapters.hl7v2.timing import apply_tq1
 from conformance.outcome import Issue
 
 # PV1 field, v3 ParticipationType code, its display (IG: coding.display for ATND, type.text for the others)
@@ -750,6 +751,12 @@ class BundleBuilder(ReferralMixin):
             units = {"unit": unit.c(2) or unit.c(1)} if unit is not None and unit.c(1) else {}
             return [{"low": {"value": _num(low), **units}, "high": {"value": _num(high), **units}, "text": text}]
         return [{"text": text}]
+
+    def seg_tq1(self, seg: Seg) -> None:
+        if self.order is not None and self.order is not self.referral:
+            apply_tq1(self.order, seg, self.scope, self.where(seg))
+            if f"ServiceRequest/{self.order['id']}" in self.entries:
+                self.entries[f"ServiceRequest/{self.order['id']}"] = self.order = prune(self.order)
 
     def seg_nte(self, seg: Seg) -> None:
         """NTE after OBX → Observation.note; after ORC/OBR → ServiceRequest.note."""
