@@ -53,7 +53,8 @@ TEMPORARY_LOCATION = "http://hl7.org/fhir/uv/v2mappings/StructureDefinition/temp
 PERFORMER_FUNCTION = "http://terminology.hl7.org/CodeSystem/v2-0443"
 PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 HANDLED = frozenset(
-    "MSH EVN PID PD1 NK1 PV1 PV2 AL1 DG1 PR1 ORC OBR OBX NTE SPM RXA RXR RXE RXO TQ1 SCH TXA MRG SFT RF1 PRD PDA".split()
+    "MSH EVN PID PD1 NK1 PV1 PV2 AL1 DG1 PR1 ORC OBR OBX NTE SPM RXA RXR RXE RXO TQ1 SCH TXA MRG SFT".split()
+    + ["RF1", "PRD", "PDA"]
 )
 
 
