@@ -9,6 +9,8 @@ listed in ``ctx.unused``.
 
 from __future__ import annotations
 
+import re
+
 from adapters.base import MapContext
 from adapters.hl7v2.codec import V2Message
 from adapters.hl7v2.datatypes import (
@@ -48,6 +50,8 @@ MARITAL_STATUS = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
 RELIGION = "http://terminology.hl7.org/CodeSystem/v3-ReligiousAffiliation"
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 UCUM = "http://unitsofmeasure.org"
+BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+MIME_TOP_LEVEL = frozenset({"application", "audio", "font", "image", "message", "model", "multipart", "text", "video"})
 CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 TEMPORARY_LOCATION = "http://hl7.org/fhir/uv/v2mappings/StructureDefinition/temporary-location"
 PERFORMER_FUNCTION = "http://terminology.hl7.org/CodeSystem/v2-0443"
@@ -616,6 +620,8 @@ class BundleBuilder(ReferralMixin):
         filler = ei(seg.rep(3), self.scope, self.where(seg, 3), "FILL")
         code = cwe(seg.rep(4), self.scope, self.where(seg, 4)) or {"text": "unknown"}
         fresh = self.order is None or self.order is self.referral
+        if not fresh and placer is None and filler is None:  # IG: ORC-2/3 stand for empty OBR-2/3
+            placer, filler = self.order_identifier("PLAC"), self.order_identifier("FILL")
         if fresh or (placer and placer not in (self.order or {}).get("identifier", [])):
             self._order_from_obr(placer, filler, seg)
         order = self.order or {}
@@ -652,6 +658,12 @@ class BundleBuilder(ReferralMixin):
         self.report = self.entries[f"DiagnosticReport/{rid}"]
         self.observation = None
 
+    def order_identifier(self, type_code: str) -> Json | None:
+        for ident in (self.order or {}).get("identifier") or []:
+            if ident and any(c.get("code") == type_code for c in (ident.get("type") or {}).get("coding", [])):
+                return dict(ident)
+        return None
+
     def _order_from_obr(self, placer: Json | None, filler: Json | None, seg: Seg) -> None:
         key = placer or filler
         sid = resource_id("ServiceRequest", key["system"], key["value"]) if key else resource_id(
@@ -685,12 +697,35 @@ class BundleBuilder(ReferralMixin):
         if self.report is None and self.patient is None:
             obs.pop("subject")
         self.observation_value(obs, seg)
+        self.presented_form(seg)
         ref = self.add(obs)
         self.observation = self.entries[ref]
         if self.report is not None:
             self.report.setdefault("result", []).append({"reference": ref})
             if self.report.get("effectiveDateTime") and not obs.get("effectiveDateTime"):
                 self.entries[ref]["effectiveDateTime"] = self.report["effectiveDateTime"]
+
+    def presented_form(self, seg: Seg) -> None:
+        """OBX-5 of type RP (.1 pointer, .3 type, .4 subtype) or ED (.2 type, .3 subtype, .5 data) →
+        DiagnosticReport.presentedForm (MIME type through ``v2-0191-to-mime-type``)."""
+        rep, kind = seg.rep(5), seg.v(2)
+        if self.report is None or rep is None or kind not in ("RP", "ED"):
+            return
+        main, sub = (rep.c(3), rep.c(4)) if kind == "RP" else (rep.c(2), rep.c(3))
+        if main and main.lower() not in MIME_TOP_LEVEL:
+            main = lookup(self.scope, "v2-0191-to-mime-type", "0191", main, self.where(seg, 5)) or ""
+        attachment = {"contentType": f"{main.lower()}/{sub.lower()}" if main and sub else None}
+        if kind == "RP":
+            attachment["url"] = rep.c(1)
+        elif rep.c(4).lower() == "base64" and rep.c(5):
+            data = "".join(rep.c(5).split())
+            if BASE64.match(data) and len(data) % 4 == 0:
+                attachment["data"] = data
+            else:
+                self.scope.warn("OBX-5.5 is not Base64 data; left out", self.where(seg, 5), "GW-1344")
+        attachment = prune(attachment)
+        if attachment:
+            self.report.setdefault("presentedForm", []).append(attachment)
 
     def interpretation(self, rep: Rep, where: str) -> Json | None:
         """OBX-8 through v2-0078-to-observation-interpretation (v3 system, table display)."""

@@ -108,3 +108,29 @@ def test_practitioner_nik_round_trips_through_v2() -> None:
     assert back.get("PV1-7.13") == "NNIDN" and back.get("PV1-7.10") == "L"
     again, _ = convert(Hl7v2Codec().serialize(back).decode())
     assert first(again, "Practitioner") == first(bundle, "Practitioner")
+
+
+def test_tq1_timing_and_presented_form_and_death_cause() -> None:
+    raw = (
+        "MSH|^~\\&|LIS|LAB|GW|RS|20240101090000||ORU^R01|L1|P|2.5.1\r"
+        "PID|1||RM1^^^RSUD^MR||SANTOSO^BUDI||19800101|M\r"
+        "PDA|I21^Acute myocardial infarction^I10\r"
+        "ORC|RE|P1^SIMRS|F1^LIS\r"
+        "TQ1|1|2^&tab|BID&Twice a day&HL70335^^^^12^h^^PC^120^s||||20240101|20240110|S|if pain|after meals||3^d|6\r"
+        "OBR|1|||24331-1^Lipid panel^LN|||20240101081500\r"
+        "OBX|1|ED|11502-2^Report^LN||^application^pdf^Base64^SGVsbG8=||||||F\r"
+        "OBX|2|RP|11502-2^Report^LN||https://lis.example/r/1^^IM^JPEG||||||F\r"
+    )
+    bundle, ctx = convert(raw)
+    order = first(bundle, "ServiceRequest")
+    assert order["priority"] == "stat" and order["quantityQuantity"] == {"value": 2, "unit": "tab"}
+    assert order["occurrenceTiming"]["repeat"] == {
+        "period": 12, "periodUnit": "h", "when": ["PC"], "offset": 2, "duration": 3, "durationUnit": "d", "count": 6,
+        "boundsPeriod": {"start": "2024-01-01", "end": "2024-01-10"}}  # fmt: skip
+    assert order["asNeededCodeableConcept"] == {"text": "if pain"} and order["note"] == [{"text": "after meals"}]
+    report = first(bundle, "DiagnosticReport")
+    assert {i["value"] for i in report["identifier"]} == {"P1", "F1"}  # ORC-2/3 stand for the empty OBR-2/3
+    assert report["presentedForm"] == [{"contentType": "application/pdf", "data": "SGVsbG8="},
+                                       {"contentType": "image/jpeg", "url": "https://lis.example/r/1"}]  # fmt: skip
+    causes = [r for r in (e["resource"] for e in bundle["entry"]) if r["resourceType"] == "Condition"]
+    assert causes[0]["code"]["coding"][0]["code"] == "I21"
