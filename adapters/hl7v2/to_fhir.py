@@ -826,6 +826,8 @@ class BundleBuilder(ReferralMixin):
         vaccine = cwe(seg.rep(5), self.scope, self.where(seg, 5))
         if vaccine is None or not self.patient:
             return
+        if self.order is not None and self.order is not self.referral:  # VXU: the ORC order has no OBR
+            self.order = self.entries[self.add(self.order)]
         status = "completed"
         if seg.v(20):
             target, _ = mapped_code(
