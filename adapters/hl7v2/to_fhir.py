@@ -469,6 +469,11 @@ class BundleBuilder(ReferralMixin):
         reason = cwe(seg.rep(3), self.scope, self.where(seg, 3))
         if reason:
             encounter.setdefault("reasonCode", []).append(reason)
+        for rep in seg.reps(13):  # referral source → another referrer participant (IG PV2 map)
+            ref = self.practitioner(rep, self.where(seg, 13))
+            if ref:
+                kind = {"coding": [{"system": PARTICIPATION, "code": "REF"}], "text": "referrer"}
+                encounter.setdefault("participant", []).append({"type": [kind], "individual": ref})
         days = _positive_int(seg.v(11))
         if days:
             encounter["length"] = {"value": days, "unit": "d", "system": UCUM, "code": "d"}
@@ -795,14 +800,16 @@ class BundleBuilder(ReferralMixin):
                 self.entries[f"ServiceRequest/{self.order['id']}"] = self.order = prune(self.order)
 
     def seg_nte(self, seg: Seg) -> None:
-        """NTE after OBX → Observation.note; after ORC/OBR → ServiceRequest.note."""
+        """NTE after OBX → Observation.note; after ORC/OBR → ServiceRequest.note (.3 text, .5 author, .6 time)."""
         text = "\n".join(r.c(1) for r in seg.reps(3))
         if not text:
             return
+        note = prune({"text": text, "time": dtm(seg.v(6), self.scope, self.where(seg, 6)),
+                      "authorReference": self.practitioner(seg.rep(5), self.where(seg, 5))})  # fmt: skip
         if self.observation is not None:
-            self.observation.setdefault("note", []).append({"text": text})
+            self.observation.setdefault("note", []).append(note)
         elif self.order is not None:
-            self.order.setdefault("note", []).append({"text": text})
+            self.order.setdefault("note", []).append(note)
 
     def seg_spm(self, seg: Seg) -> None:
         ident = ei(seg.rep(2), self.scope, self.where(seg, 2))
