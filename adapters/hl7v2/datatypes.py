@@ -391,7 +391,7 @@ def xtn(rep: Rep, default_use: str, scope: Scope, where: str) -> Json | None:
     if not value:
         return None
     use = lookup(scope, "v2-0201-to-contact-point-use", "0201", rep.c(2), where) if rep.c(2) else None
-    use = use or peek(scope, "v2-0201-to-contact-point-use", "0202", equipment) or default_use
+    use = use or default_use  # IG: PID-13 "home" / PID-14 "work" when XTN-2 is empty (XTN-3 CP stays system phone)
     rank = rep.c(18)
     period = {"start": date_only(rep.c(13), scope, where), "end": date_only(rep.c(14), scope, where)}
     point = {"system": system, "value": value, "use": use, "period": period,

@@ -200,9 +200,10 @@ class BundleBuilder(ReferralMixin):
             "name": [xpn(r, self.scope, where) for r in seg.reps(5)] + [xpn(r, self.scope, where) for r in seg.reps(9)],
             "birthDate": date_only(seg.v(7), self.scope, self.where(seg, 7)),
             "gender": self.gender(seg),
-            "address": [xad(r, self.scope, self.where(seg, 11)) for r in seg.reps(11)],
+            "address": self.patient_addresses(seg),
             "telecom": [xtn(r, "home", self.scope, where) for r in seg.reps(13)]
-            + [xtn(r, "work", self.scope, where) for r in seg.reps(14)],
+            + [xtn(r, "work", self.scope, where) for r in seg.reps(14)]
+            + [xtn(r, "", self.scope, self.where(seg, 40)) for r in seg.reps(40)],
             "communication": [
                 {"language": lang, "preferred": True}
                 for lang in (self.language(r, self.where(seg, 15)) for r in seg.reps(15))
@@ -218,6 +219,18 @@ class BundleBuilder(ReferralMixin):
                 int(seg.v(25)) if seg.v(25).isdigit() else seg.v(24) == "Y"
             )
         self.patient = self.add(patient)
+
+    def patient_addresses(self, seg: Seg) -> list[Json]:
+        """PID-11, and PID-12 county code as the district of the only address (or an address of its own)."""
+        addresses = [a for a in (xad(r, self.scope, self.where(seg, 11)) for r in seg.reps(11)) if a]
+        county = seg.v(12)
+        if county and not addresses:
+            addresses = [{"district": county}]
+        elif county and len(addresses) == 1 and "district" not in addresses[0] and "extension" not in addresses[0]:
+            addresses[0]["district"] = county
+        elif county and not any(a.get("district") == county for a in addresses):
+            addresses.append({"district": county})
+        return addresses
 
     def extra_identifiers(self, seg: Seg) -> list[Json]:
         """PID-19 (social security, type SB) and PID-20 (driver's licence, type DL)."""
@@ -262,11 +275,15 @@ class BundleBuilder(ReferralMixin):
             out.append({"url": EXT + "patient-religion", "valueCodeableConcept": religion})
         if seg.v(23):
             out.append({"url": EXT + "patient-birthPlace", "valueAddress": {"text": seg.v(23)}})
-        for r in seg.reps(26):
+        for r in seg.reps(26) + seg.reps(39):  # citizenship, tribal citizenship
             code = cwe(r, self.scope, where)
             if code:
                 out.append({"url": EXT + "patient-citizenship",
                             "extension": [{"url": "code", "valueCodeableConcept": code}]})  # fmt: skip
+        animal = [{"url": name, "valueCodeableConcept": cwe(seg.rep(f), self.scope, self.where(seg, f))}
+                  for f, name in ((35, "species"), (36, "breed")) if seg.rep(f)]  # fmt: skip
+        if animal:
+            out.append({"url": EXT + "patient-animal", "extension": animal})
         nationality = cwe(seg.rep(28), self.scope, where)
         if nationality:
             out.append({"url": EXT + "patient-nationality",
