@@ -8,16 +8,27 @@ Idempotency: a format may derive a business key from the message (HL7 v2: MSH-3|
 or the HTTP caller sends an ``Idempotency-Key``. Same key and same content hash → duplicate: the
 stored response is returned, ``duplicate_count`` grows and nothing is enqueued again. Same key,
 different content → a new transaction with status ``conflict``, flagged, never delivered.
+
+Group commit (used by the MLLP listener): :func:`prepare` does the CPU part of an ingest (decode and
+the whole pipeline) outside any database transaction, and a :class:`GroupCommitter` writer thread
+stores what several connections prepared in **one** transaction — one commit, one fsync for up to
+``max_batch`` messages — then wakes every waiting caller. Nothing is returned to a caller before
+the transaction holding its message has committed. When a shared transaction fails, it is rolled
+back and each of its messages is stored alone, so one bad message fails only itself.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import queue
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -81,6 +92,181 @@ def ingest(
     with db.session() as session:
         winner = next(t for t in _earlier(session, channel_name, key or "") if t.content_hash == digest)
         return _duplicate(winner)
+
+
+@dataclass
+class Prepared:
+    """A message run through its channel's pipeline, not yet stored (see :func:`prepare`)."""
+
+    channel: str
+    body: bytes
+    digest: str
+    key: str | None
+    run: RunResult
+    decoded: RunResult  # the run as it stood after decoding: what a conflict stores
+    make_response: ResponseMaker | None = field(default=None, repr=False)
+
+
+def prepare(
+    channel_name: str,
+    body: bytes,
+    *,
+    idempotency_key: str | None = None,
+    make_response: ResponseMaker | None = None,
+) -> Prepared:
+    """Decode ``body`` and run the rest of the pipeline, touching no database (needs an app context).
+
+    The pipeline runs before the duplicate check (that needs the store), so a retransmission costs
+    one wasted run; in exchange the write transaction holds no CPU-heavy work.
+    """
+    pipeline = get_gateway().pipeline(channel_name)
+    run = RunResult(Outcome())
+    pipeline.decode(body, run)
+    decoded = _decode_only(run)
+    if run.failed_step is None:
+        pipeline.run_decoded(run)
+    key = idempotency_key or run.idempotency_key
+    return Prepared(channel_name, body, content_hash(body), key, run, decoded, make_response)
+
+
+def _decode_only(run: RunResult) -> RunResult:
+    return RunResult(
+        Outcome(list(run.outcome.issues)),
+        source_model=run.source_model,
+        timings_ms=dict(run.timings_ms),
+        failed_step=run.failed_step,
+        idempotency_key=run.idempotency_key,
+    )
+
+
+def store_batch(items: list[Prepared]) -> list[IngestResult | Exception]:
+    """Store prepared messages in one transaction; on any failure, store each alone (needs an app context).
+
+    Returns, per item and in order, its :class:`IngestResult` or the exception that kept it from
+    being stored. Idempotency is checked against the store *and* the earlier items of the batch.
+    """
+    if len(items) > 1:
+        try:
+            with get_db().session() as session:
+                results: list[IngestResult | Exception] = [_store_prepared(session, item) for item in items]
+            return results
+        except Exception:  # noqa: BLE001 - rolled back as a whole; retried one by one below
+            log.warning("group commit of %d messages failed; storing them one by one", len(items), exc_info=True)
+    return [_store_alone(item) for item in items]
+
+
+def _store_alone(item: Prepared) -> IngestResult | Exception:
+    db = get_db()
+    try:
+        try:
+            with db.session() as session:
+                return _store_prepared(session, item)
+        except IntegrityError:  # a concurrent copy (e.g. over HTTP) won the race: answer as a duplicate
+            with db.session() as session:
+                winner = next(
+                    t for t in _earlier(session, item.channel, item.key or "") if t.content_hash == item.digest
+                )
+                return _duplicate(winner)
+    except Exception as exc:  # noqa: BLE001 - reported to this message's caller only
+        return exc
+
+
+def _store_prepared(session: Session, item: Prepared) -> IngestResult:
+    pipeline = get_gateway().pipeline(item.channel)
+    if item.key is not None:
+        earlier = _earlier(session, item.channel, item.key)
+        same = next((t for t in earlier if t.content_hash == item.digest), None)
+        if same is not None:
+            return _duplicate(same)
+        if earlier:
+            conflict_run = _decode_only(item.decoded)  # a fresh copy: a retry must not add GW-6301 twice
+            return _store(session, pipeline, item.body, item.digest, item.key, conflict_run, item.make_response,
+                          conflict=True)  # fmt: skip
+    return _store(session, pipeline, item.body, item.digest, item.key, item.run, item.make_response)
+
+
+class _Pending:
+    __slots__ = ("item", "done", "result")
+
+    def __init__(self, item: Prepared) -> None:
+        self.item = item
+        self.done = threading.Event()
+        self.result: IngestResult | Exception | None = None
+
+
+class GroupCommitter:
+    """A writer thread storing prepared messages in groups (one transaction, one fsync per group).
+
+    :meth:`submit` blocks until the caller's message is committed and returns its result (or raises
+    what kept it from being stored). A group is whatever is waiting when the writer is free — up
+    to ``max_batch`` messages, optionally waiting up to ``max_wait_s`` for more — so under load one
+    fsync covers many messages and a lone message is not delayed.
+    """
+
+    def __init__(self, app: Flask, *, max_batch: int = 64, max_wait_s: float = 0.0) -> None:
+        self.app = app
+        self.max_batch = max(1, max_batch)
+        self.max_wait_s = max(0.0, max_wait_s)
+        self.batches = 0  # statistics: groups committed and messages in them
+        self.messages = 0
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="jembatan-group-commit", daemon=True)
+        self._thread.start()
+
+    def submit(self, item: Prepared) -> IngestResult:
+        if self._closed:
+            raise RuntimeError("group committer is closed")
+        pending = _Pending(item)
+        self._queue.put(pending)
+        pending.done.wait()
+        if isinstance(pending.result, Exception):
+            raise pending.result
+        assert pending.result is not None
+        return pending.result
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Store what was already submitted, then stop the writer."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch, stop = self._gather(first)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _gather(self, first: _Pending) -> tuple[list[_Pending], bool]:
+        batch = [first]
+        deadline = time.monotonic() + self.max_wait_s
+        while len(batch) < self.max_batch:
+            try:
+                wait = deadline - time.monotonic()
+                nxt = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                return batch, True
+            batch.append(nxt)
+        return batch, False
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            with self.app.app_context():
+                results = store_batch([p.item for p in batch])
+        except Exception as exc:  # noqa: BLE001 - e.g. a configuration fault: every caller hears of it
+            results = [exc] * len(batch)
+        self.batches += 1
+        self.messages += len(batch)
+        for pending, result in zip(batch, results, strict=True):
+            pending.result = result
+            pending.done.set()
 
 
 def _earlier(session: Session, channel: str, key: str) -> list[Transaction]:

@@ -1,10 +1,13 @@
 """MLLP listener: one ACK per framed message, in order, only after the message is stored durably.
 
 Threaded (one thread per connection), so a slow or garbage-sending client never stalls others.
-For each message the listener calls :func:`bridge.ingest.ingest` for the channel named by
-``MLLP_CHANNEL`` inside an application context; ``ingest`` commits the transaction before it
-returns, and only then is the ACK written. A retransmission (same MSH-3|MSH-4|MSH-10 and same
-bytes) gets the stored ACK again. The ACK code:
+For each message the connection's thread runs the pipeline of the channel named by
+``MLLP_CHANNEL`` (:func:`bridge.ingest.prepare`), then hands the result to the listener's single
+writer thread (:class:`bridge.ingest.GroupCommitter`), which stores the messages of all
+connections waiting at that moment in one transaction — one commit, one fsync — and only after
+that commit is each ACK written. (With an explicit ``ingest`` function, e.g. in tests, each message
+goes through that function instead, which must likewise store before it returns.) A
+retransmission (same MSH-3|MSH-4|MSH-10 and same bytes) gets the stored ACK again. The ACK code:
 
 * **AA** – accepted and stored;
 * **AE** – stored, but mapping or validation failed (ERR says where);
@@ -33,6 +36,7 @@ from adapters.hl7v2.ack import Header, build_ack, header_of, sniff_header
 from adapters.hl7v2.codec import V2Batch, V2Message
 from adapters.hl7v2.mllp import DEFAULT_MAX_MESSAGE_BYTES, FrameReader, frame
 from bridge.errors import ConfigError, DecodeError
+from bridge.ingest import GroupCommitter, prepare
 from conformance.outcome import Issue
 
 log = logging.getLogger("jembatan.mllp")
@@ -156,7 +160,19 @@ class _Server(socketserver.ThreadingTCPServer):
         self._ingest = ingest
         self.channel = str(app.config.get("MLLP_CHANNEL") or "hl7v2-demo")
         self.timezone = str((app.config.get("FACILITY") or {}).get("timezone") or "Asia/Jakarta")
+        self.committer: GroupCommitter | None = None
         super().__init__(address, _Handler)
+        if ingest is None:
+            self.committer = GroupCommitter(
+                app,
+                max_batch=int(app.config.get("MLLP_GROUP_COMMIT_MAX", 64)),
+                max_wait_s=float(app.config.get("MLLP_GROUP_COMMIT_WAIT_MS", 0)) / 1000,
+            )
+
+    def server_close(self) -> None:
+        super().server_close()
+        if self.committer is not None:
+            self.committer.close()
 
     def ingest_function(self) -> Ingest:
         if self._ingest is None:
@@ -172,8 +188,13 @@ class _Server(socketserver.ThreadingTCPServer):
             return ack_for(raw, run, status, self.timezone)
 
         try:
-            with self.app.app_context():
-                result = self.ingest_function()(self.channel, raw, make_response=respond)
+            if self.committer is not None:
+                with self.app.app_context():
+                    prepared = prepare(self.channel, raw, make_response=respond)
+                result = self.committer.submit(prepared)  # returns once the message is committed
+            else:
+                with self.app.app_context():
+                    result = self.ingest_function()(self.channel, raw, make_response=respond)
         except Exception:  # noqa: BLE001 - any storage/config fault: never ACK what is not stored
             log.exception("MLLP message not stored; no ACK sent")
             return None

@@ -8,6 +8,7 @@ faults (:class:`~bridge.errors.ConfigError`, a broken mapping file) do.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.base import Format, MapContext
-from adapters.fhir.codec import model_from_dict, model_to_dict
+from adapters.fhir.codec import FhirJsonCodec, model_from_dict, model_to_dict
 from adapters.registry import FormatRegistry
 from bridge.channels import Channel, TranslateRule
 from bridge.errors import ConfigError, GatewayError, MappingFileInvalid, PublishedMappingChanged
@@ -39,6 +40,8 @@ class RunResult:
     unused: list[str] = field(default_factory=list)
     failed_step: str | None = None
     idempotency_key: str | None = None
+    # (pivot model, its JSON dict, its compact JSON bytes): dumped at most once per run
+    pivot_dump: tuple[Any, dict[str, Any], bytes] | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -111,11 +114,11 @@ class Pipeline:
             with self._step(result, "translate"):
                 result.fhir = self._translate(result.fhir, ctx)
             with self._step(result, "validate"):
-                self._validate(result.fhir, ctx)
+                self._validate(result, ctx)
             with self._step(result, "from_fhir"):
                 result.output_model = self._mapper(self.target).from_fhir(result.fhir, ctx)
             with self._step(result, "encode"):
-                result.output = self.target.codec.serialize(result.output_model)
+                result.output = self._encode(result)
         finally:
             result.used_mappings.update(ctx.used_mappings)
             result.unused.extend(ctx.unused)
@@ -152,14 +155,37 @@ class Pipeline:
                     _apply_rule(resource, rule.element.split("."), rule, ctx, expression)
         return model_from_dict(data)
 
-    def _validate(self, fhir: Any, ctx: MapContext) -> None:
-        doc = model_to_dict(fhir)
+    def _validate(self, result: RunResult, ctx: MapContext) -> None:
+        if not self.channel.validators:
+            return
+        _, doc, _ = pivot_dump(result)
         for name in self.channel.validators:
             fmt, validators = self.formats.checker(name)
             if fmt.format_id != "fhir+json":
                 raise ConfigError("GW-7206", f"validator {name!r} checks {fmt.format_id}, not the FHIR pivot")
             for validator in validators:
                 ctx.outcome.extend(validator.validate(doc, ctx).issues)
+
+    def _encode(self, result: RunResult) -> bytes:
+        """The target codec's bytes; a FHIR JSON target re-uses the pivot's one dump when it is unchanged."""
+        if result.output_model is result.fhir and type(self.target.codec) is FhirJsonCodec:
+            return pivot_dump(result)[2]
+        return self.target.codec.serialize(result.output_model)  # type: ignore[no-any-return]
+
+
+def pivot_dump(result: RunResult) -> tuple[Any, dict[str, Any], bytes]:
+    """The pivot as a JSON dict and as compact JSON bytes, computed once per run (model dumps are costly).
+
+    The bytes are encoded right after the dump, before any validator sees the dict, so a validator
+    that (wrongly) modified its input could not change what is delivered. They are byte-for-byte
+    what :meth:`FhirJsonCodec.serialize` writes for the same model.
+    """
+    cached = result.pivot_dump
+    if cached is None or cached[0] is not result.fhir:
+        doc = model_to_dict(result.fhir)
+        data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        cached = result.pivot_dump = (result.fhir, doc, data)
+    return cached
 
 
 def _resources(data: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
@@ -220,4 +246,4 @@ def _coding(tr: Any) -> dict[str, Any]:
     return {k: v for k, v in coding.items() if v is not None}
 
 
-__all__ = ["STEPS", "Pipeline", "RunResult"]
+__all__ = ["STEPS", "Pipeline", "RunResult", "pivot_dump"]

@@ -105,3 +105,114 @@ def test_fhir_intake_stores_generated_resources_unchanged(tmp_path):
         assert json.loads(result.output) == resource
 
     check()
+
+
+# ---------------------------------------------------------------- group commit (prepare + store_batch)
+
+
+def _count(app, model) -> int:
+    with get_db(app).session() as s:
+        return len(s.scalars(select(model)).all())
+
+
+def test_store_batch_commits_once_and_keeps_idempotency_inside_the_batch(tmp_path, monkeypatch):
+    from bridge import ingest as ingest_module
+
+    app = _app(tmp_path)
+    commits = []
+    with app.app_context():
+        db = get_db()
+        original = db.session
+
+        def counting_session():
+            commits.append(1)
+            return original()
+
+        monkeypatch.setattr(db, "session", counting_session)
+        items = [
+            ingest_module.prepare("gender", _obs("M"), idempotency_key="b1"),
+            ingest_module.prepare("gender", _obs("F"), idempotency_key="b2"),
+            ingest_module.prepare("gender", _obs("M"), idempotency_key="b1"),  # retransmission in the same group
+            ingest_module.prepare("gender", _obs("F"), idempotency_key="b1"),  # same key, other content
+            ingest_module.prepare("gender", _obs("X")),  # unmapped: stored as rejected
+        ]
+        results = ingest_module.store_batch(items)
+    assert len(commits) == 1
+    first, second, again, clash, bad = results
+    assert first.status == second.status == "queued"
+    assert again.duplicate and again.transaction_id == first.transaction_id
+    assert clash.conflict and clash.status == "conflict"
+    assert [i.message_id for i in clash.outcome.errors] == ["GW-6301"]
+    assert bad.status == "rejected"
+    assert _count(app, Transaction) == 4 and _count(app, OutboxEntry) == 2
+    with get_db(app).session() as s:
+        assert s.get(Transaction, first.transaction_id).duplicate_count == 1
+
+
+def test_a_failing_message_fails_only_itself(tmp_path):
+    from bridge.ingest import prepare, store_batch
+
+    app = _app(tmp_path)
+
+    def explode(run, tx_id, status):
+        raise RuntimeError("response builder broke")
+
+    with app.app_context():
+        items = [
+            prepare("gender", _obs("M"), idempotency_key="g1", make_response=lambda r, t, s: b"ok1"),
+            prepare("gender", _obs("F"), idempotency_key="g2", make_response=explode),
+            prepare("gender", _obs("M"), idempotency_key="g3", make_response=lambda r, t, s: b"ok3"),
+        ]
+        ok1, failed, ok3 = store_batch(items)
+    assert isinstance(failed, RuntimeError)
+    assert ok1.response == b"ok1" and ok3.response == b"ok3"
+    with get_db(app).session() as s:
+        assert sorted(t.idempotency_key for t in s.scalars(select(Transaction))) == ["g1", "g3"]
+        assert len(s.scalars(select(OutboxEntry)).all()) == 2
+
+
+def test_group_committer_answers_only_after_commit_and_groups_concurrent_callers(tmp_path):
+    import threading
+
+    from bridge.ingest import GroupCommitter, prepare
+
+    app = _app(tmp_path)
+    committer = GroupCommitter(app, max_batch=8, max_wait_s=0.05)
+    results = {}
+
+    def send(n):
+        with app.app_context():
+            item = prepare("gender", _obs("M" if n % 2 else "F"), idempotency_key=f"c{n}")
+        result = committer.submit(item)
+        with get_db(app).session() as s:  # visible to another connection: committed
+            results[n] = s.get(Transaction, result.transaction_id) is not None
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    committer.close()
+    assert results == {n: True for n in range(12)}
+    assert committer.messages == 12 and committer.batches < 12
+    assert _count(app, Transaction) == 12
+
+
+def test_group_committer_reports_storage_failure_to_the_caller(tmp_path, monkeypatch):
+    import pytest
+
+    from bridge import ingest as ingest_module
+
+    app = _app(tmp_path)
+    committer = ingest_module.GroupCommitter(app)
+
+    def broken(items):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ingest_module, "store_batch", broken)
+    with app.app_context():
+        item = ingest_module.prepare("gender", _obs("M"))
+    with pytest.raises(OSError):
+        committer.submit(item)
+    committer.close()
+    assert _count(app, Transaction) == 0
