@@ -760,30 +760,42 @@ class BundleBuilder(ReferralMixin):
         return prune({"coding": [{"system": found.target_system, "code": found.target, "display": found.display}]})
 
     def observation_value(self, obs: Json, seg: Seg) -> None:
+        """OBX-5 by OBX-2 (``v2-0125-to-observation-value-type``); a repeated numeric, coded or date
+        value becomes one component per repetition (same code and reference range), never dropped."""
         value_type = seg.v(2)
         reps = seg.reps(5)
         if not reps:
             return
         where = self.where(seg, 5)
         kind, _ = mapped_code(self.scope, "v2-0125-to-observation-value-type", "0125", value_type, self.where(seg, 2))
-        first = reps[0]
+        if kind == "string":
+            obs["valueString"] = "\n".join(r.c(1) for r in reps) if value_type != "ST" else reps[0].c(1)
+            return
+        values = [v for v in (self.one_value(kind, r, value_type, seg, where) for r in reps) if v]
+        if len(values) == 1 or (values and len(reps) == 1):
+            obs.update(values[0])
+        elif values:
+            obs["component"] = [{"code": obs["code"], **v, "referenceRange": obs.get("referenceRange")} for v in values]
+
+    def one_value(self, kind: str | None, rep: Rep, value_type: str, seg: Seg, where: str) -> Json | None:
         if kind == "Quantity":
-            q = self._numeric(first, value_type, seg, where)
-            if q is not None:
-                obs["valueQuantity"] = q
-        elif kind == "string":
-            obs["valueString"] = "\n".join(r.c(1) for r in reps) if value_type != "ST" else first.c(1)
-        elif kind == "CodeableConcept":
-            obs["valueCodeableConcept"] = cwe(first, self.scope, where)
-        elif kind == "dateTime":
-            obs["valueDateTime"] = dtm(first.c(1), self.scope, where)
-        elif kind == "time":
-            obs["valueTime"] = first.c(1)
-        elif kind == "Range":
-            obs["valueRange"] = prune({"low": {"value": _num(first.c(1))}, "high": {"value": _num(first.c(2))}})
-        elif kind == "Period":
-            obs["valuePeriod"] = prune({"start": dtm(first.c(1), self.scope, where),
-                                        "end": dtm(first.c(2), self.scope, where)})  # fmt: skip
+            q = self._numeric(rep, value_type, seg, where)
+            return {"valueQuantity": q} if q is not None else None
+        if kind == "CodeableConcept":
+            concept = cwe(rep, self.scope, where)
+            return {"valueCodeableConcept": concept} if concept else None
+        if kind == "dateTime":
+            moment = dtm(rep.c(1), self.scope, where)
+            return {"valueDateTime": moment} if moment else None
+        if kind == "time":
+            return {"valueTime": rep.c(1)} if rep.c(1) else None
+        if kind == "Range":
+            rng = prune({"low": {"value": _num(rep.c(1))}, "high": {"value": _num(rep.c(2))}})
+            return {"valueRange": rng} if rng else None
+        if kind == "Period":
+            period = prune({"start": dtm(rep.c(1), self.scope, where), "end": dtm(rep.c(2), self.scope, where)})
+            return {"valuePeriod": period} if period else None
+        return None
 
     def _numeric(self, rep: Rep, value_type: str, seg: Seg, where: str) -> Json | None:
         if value_type == "SN":
