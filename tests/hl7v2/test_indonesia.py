@@ -134,3 +134,12 @@ def test_tq1_timing_and_presented_form_and_death_cause() -> None:
                                        {"contentType": "image/jpeg", "url": "https://lis.example/r/1"}]  # fmt: skip
     causes = [r for r in (e["resource"] for e in bundle["entry"]) if r["resourceType"] == "Condition"]
     assert causes[0]["code"]["coding"][0]["code"] == "I21"
+
+
+def test_satusehat_address_rules_accept_the_extension() -> None:
+    from adapters.satusehat.rules import Node, RuleContext, check_addresses
+
+    bundle, _ = convert(adt("Jl. Merdeka 1^^Jakarta^^^ID^H^^3171031001^001/002"))
+    rc = RuleContext(organization_id="100025753", validate_code=None, vital_unit=lambda code: None)
+    issues = list(check_addresses(Node(first(bundle, "Patient"), "Patient"), rc))
+    assert not [i for i in issues if i.message_id in ("GW-4132", "GW-4133")], issues
