@@ -329,7 +329,7 @@ def xad(rep: Rep, scope: Scope, where: str) -> Json | None:
     XAD-10 the neighbourhood as ``RT/RW``; they become the SATUSEHAT ``administrativeCode``
     extension (see :func:`administrative_code`) instead of ``district``.
     """
-    line = [x for x in (rep.c(1, 1), rep.c(1, 2), rep.c(2), rep.c(19)) if x]
+    line = [x for x in (rep.c(1, 1), rep.c(1, 2), rep.c(1, 3), rep.c(2), rep.c(19)) if x]
     admin = administrative_code(rep.c(9), rep.c(10), scope, where)
     addr = prune({
         "extension": [admin] if admin else [],

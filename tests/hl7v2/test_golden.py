@@ -8,7 +8,7 @@ from tests.hl7v2.conftest import golden_names
 from tests.hl7v2.golden import compare_all, report
 
 # floors at the figures reached (see deliberate_differences.md); a mapping regression fails here
-FLOORS = {"Patient": 64.5, "Encounter": 87.5, "Observation": 83.5, "Condition": 77.0, "AllergyIntolerance": 90.5,
+FLOORS = {"Patient": 64.8, "Encounter": 87.5, "Observation": 83.5, "Condition": 77.0, "AllergyIntolerance": 90.5,
           "Immunization": 92.5, "DiagnosticReport": 81.0, "ServiceRequest": 74.5}  # fmt: skip
 
 
