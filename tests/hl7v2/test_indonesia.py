@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from adapters.base import MapContext
 from adapters.hl7v2.codec import Hl7v2Codec
 from adapters.hl7v2.datatypes import ADMIN_CODE_EXT
@@ -143,3 +146,16 @@ def test_satusehat_address_rules_accept_the_extension() -> None:
     rc = RuleContext(organization_id="100025753", validate_code=None, vital_unit=lambda code: None)
     issues = list(check_addresses(Node(first(bundle, "Patient"), "Patient"), rc))
     assert not [i for i in issues if i.message_id in ("GW-4132", "GW-4133")], issues
+
+
+@given(
+    village=st.text(alphabet="0123456789", min_size=10, max_size=10),
+    rt=st.integers(0, 999),
+    rw=st.integers(0, 999),
+)
+def test_any_village_code_round_trips(village: str, rt: int, rw: int) -> None:
+    bundle, ctx = convert(adt(f"Jl. A^^Kota^^^ID^H^^{village}^{rt:03d}/{rw:03d}"))
+    parts = admin_parts(first(bundle, "Patient")["address"][0])
+    assert [parts[k] for k in ("province", "city", "district", "village")] == [village[:n] for n in (2, 4, 6, 10)]
+    back = Hl7v2Mapper().from_fhir(bundle, ctx)
+    assert back.get("PID-11.9") == village and back.get("PID-11.10") == f"{rt:03d}/{rw:03d}"

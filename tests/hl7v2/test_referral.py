@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from adapters.base import MapContext
 from adapters.bpjs.fhirutil import SYS
@@ -124,3 +127,28 @@ def test_sample_ref_i12_referral() -> None:
     assert len(sr["performer"]) == 2 and sr["reasonReference"]
     requests = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "ServiceRequest"]
     assert len(requests) == 2  # the referral and the OBR lab order stay distinct
+
+
+ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@given(
+    sep=st.text(alphabet=ALNUM, min_size=19, max_size=19),
+    ppk=st.text(alphabet=ALNUM, min_size=8, max_size=8),
+    disposition=st.sampled_from(["AM", "RP", "SO", "WR"]),
+    category=st.sampled_from(["I", "O", "A"]),
+    planned=st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)),
+    poli=st.sampled_from(["INT", "ANA", "OBG", "JAN", "MAT"]),
+)
+def test_generated_referrals_give_schema_valid_inserts(
+    sep: str, ppk: str, disposition: str, category: str, planned: date, poli: str
+) -> None:
+    raw = ref_message(disposition, category, f"{poli}^Poli^BPJSPOLI")
+    raw = (
+        raw.replace("0301R0011124V000001", sep).replace("0302R002", ppk).replace("20241121", planned.strftime("%Y%m%d"))
+    )
+    bundle, ctx = convert(raw)
+    t = insert_from_fhir(bundle, ctx)["request"]["t_rujukan"]
+    assert (t["noSep"], t["ppkDirujuk"], t["poliRujukan"]) == (sep, ppk, poli)
+    assert t["tglRencanaKunjungan"] == planned.isoformat()
+    assert schema_issues("vclaim-rujukan-insert", {"request": {"t_rujukan": t}}).ok
