@@ -60,6 +60,7 @@ class MessageWriter:
         for resource in resources:
             self.by_type.setdefault(resource["resourceType"], []).append(resource)
         self.authorities = {str(v): k for k, v in (ctx.settings.get("identifier_systems") or {}).items()}
+        self.coding_systems = {str(v): k for k, v in (ctx.settings.get("coding_systems") or {}).items()}
 
     def first(self, rtype: str) -> Json | None:
         found = self.by_type.get(rtype) or []
@@ -100,6 +101,8 @@ class MessageWriter:
     def system_name(self, system: str) -> str:
         if not system:
             return ""
+        if system in self.coding_systems:
+            return _e(self.coding_systems[system])
         if system.startswith(V2_TABLE):
             return "HL7" + system[len(V2_TABLE) :]
         if self.ctx.mappings is not None:

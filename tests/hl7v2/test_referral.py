@@ -152,3 +152,11 @@ def test_generated_referrals_give_schema_valid_inserts(
     assert (t["noSep"], t["ppkDirujuk"], t["poliRujukan"]) == (sep, ppk, poli)
     assert t["tglRencanaKunjungan"] == planned.isoformat()
     assert schema_issues("vclaim-rujukan-insert", {"request": {"t_rujukan": t}}).ok
+
+
+def test_configured_coding_system_goes_back_to_its_name() -> None:
+    from adapters.hl7v2.from_fhir import MessageWriter
+
+    ctx = MapContext(mappings=REGISTRY, settings=SETTINGS)
+    writer = MessageWriter([], ctx)
+    assert writer.cwe({"coding": [{"system": "urn:jembatan:codesystem:bpjs-poli", "code": "INT"}]}) == "INT^^BPJSPOLI"
