@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-SAMPLES = Path("/work/shared/hl7v2-samples")
+from tests.helpers import SHARED
+
+SAMPLES = SHARED / "hl7v2-samples"
 MS = SAMPLES / "ms-fhir-converter"
 
 

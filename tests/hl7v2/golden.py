@@ -17,15 +17,15 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from adapters.base import MapContext
 from adapters.hl7v2.codec import Hl7v2Codec
 from adapters.hl7v2.mapper import Hl7v2Mapper
 from mappings.registry import MappingRegistry
+from tests.helpers import SHARED
 
-MS = Path("/work/shared/hl7v2-samples/ms-fhir-converter")
+MS = SHARED / "hl7v2-samples/ms-fhir-converter"
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$")
 IGNORED_KEYS = frozenset({"id", "meta", "reference", "fullUrl", "request", "div"})
 PLACEHOLDER = "example.com/v2-to-fhir-converter"
