@@ -17,7 +17,7 @@ def init_app(app: Flask) -> None:
     from terminology.service import TerminologyService
 
     database = _database(app)
-    limit = int(app.config.get("TERMINOLOGY_EXPANSION_LIMIT", 10000))
+    limit = int(app.config.get("TERMINOLOGY_EXPANSION_LIMIT", 1000))
     app.extensions[EXT_KEY] = TerminologyService(database, expansion_limit=limit)
     if "terminology" not in app.blueprints:
         app.register_blueprint(bp)

@@ -60,7 +60,9 @@ def make_issue(
     message_id: str | None = None,
     expression: list[str] | None = None,
     diagnostics: str | None = None,
+    located: bool = True,
 ) -> dict[str, Any]:
+    """An issue; ``expression`` also fills the legacy ``location`` unless ``located`` is False."""
     issue: dict[str, Any] = {"severity": severity, "code": code}
     if message_id:
         issue["extension"] = [{"url": MESSAGE_ID_EXT, "valueString": message_id}]
@@ -71,7 +73,8 @@ def make_issue(
     if diagnostics:
         issue["diagnostics"] = diagnostics
     if expression:
-        issue["location"] = list(expression)
+        if located:
+            issue["location"] = list(expression)
         issue["expression"] = list(expression)
     return issue
 

@@ -60,9 +60,6 @@ VS_KEEP = (
     "title",
     "status",
     "experimental",
-    "date",
-    "publisher",
-    "compose",
 )
 
 
@@ -335,6 +332,20 @@ def _matches_text(entry: Entry, text: str) -> bool:
     return all(any(h.startswith(w) for h in have) for w in wanted)
 
 
+def _drop_unpinned_supplements(result: dict[str, Any]) -> None:
+    """A versionless supplement reference is not echoed: the version actually applied is reported
+    by the ``used-supplement`` expansion parameter instead (pinned references are echoed as given)."""
+    extensions = [
+        e
+        for e in result.get("extension", [])
+        if not (e.get("url") == SUPPLEMENT_EXT and "|" not in str(e.get("valueCanonical", "")))
+    ]
+    if extensions:
+        result["extension"] = extensions
+    else:
+        result.pop("extension", None)
+
+
 def _expanded_value_set(
     vs: dict[str, Any],
     used: dict[str, CodeSystemIndex],
@@ -347,6 +358,7 @@ def _expanded_value_set(
     offset: int,
 ) -> dict[str, Any]:
     result = {k: v for k, v in vs.items() if k in VS_KEEP}
+    _drop_unpinned_supplements(result)
     result.setdefault("id", str(uuid.uuid4()))
     parameters: list[dict[str, Any]] = []
     for entry in params.entries:
@@ -723,7 +735,19 @@ def validate_code_vs(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) 
                     expression=[_expr(path, "version")],
                 )
             )
-    return _validation_result(checks, vs, params)
+    result = _validation_result(checks, vs, params)
+    if params.has("abstract") or any(e.get("name") == "valueSet" and "resource" in e for e in params.entries):
+        _drop_locations(result)
+    return result
+
+
+def _drop_locations(result: dict[str, Any]) -> None:
+    """Issues about an explicit ``abstract`` rule or an inline value set carry only ``expression``
+    (as tx.fhir.org answers them; the HL7 tests expect no legacy ``location`` there)."""
+    for parameter in result.get("parameter", []):
+        if parameter.get("name") == "issues":
+            for issue in parameter["resource"].get("issue", []):
+                issue.pop("location", None)
 
 
 def _check_in_vs(
@@ -802,8 +826,8 @@ def _check_in_vs(
         if bad_system:
             check.unknown_system = f"{bad_system}|{bad_version}" if bad_version else bad_system
     elif not soft or check.foreign_system:
-        _check_abstract(check, params, path)
-        _check_membership(check, members, vs, path, active_only)
+        excluded = _check_abstract(check, params, path)
+        _check_membership(check, members, vs, path, active_only, excluded)
     if infer_issue is not None:
         check.issues = [
             i
@@ -1172,6 +1196,7 @@ def _check_display(check: Check, path: str, params: Params) -> None:
         return
     lenient = bool(params.bool("lenient-display-validation", False))
     severity = "warning" if lenient else "error"
+    multi_choice = False
     if languages and not in_lang:
         text = (
             f"Wrong Display Name '{check.display}' for {check.system}#{check.code}. There are no valid display "
@@ -1184,6 +1209,7 @@ def _check_display(check: Check, path: str, params: Params) -> None:
         if len(choices) == 1:
             valid_text = f"Valid display is {choices[0]}"
         else:
+            multi_choice = True  # reported like tx.fhir.org: an expression, no legacy location
             valid_text = f"Valid display is one of {len(choices)} choices: {' or '.join(choices)}"
         text = (
             f"Wrong Display Name '{check.display}' for {check.system}#{check.code}. {valid_text} "
@@ -1197,7 +1223,13 @@ def _check_display(check: Check, path: str, params: Params) -> None:
         )
     check.issues.append(
         make_issue(
-            severity, "invalid", text, tx_type="invalid-display", message_id=mid, expression=[_expr(path, "display")]
+            severity,
+            "invalid",
+            text,
+            tx_type="invalid-display",
+            message_id=mid,
+            expression=[_expr(path, "display")],
+            located=not multi_choice,
         )
     )
     if not lenient:
@@ -1247,7 +1279,8 @@ def _message_id(issue: dict[str, Any]) -> str | None:
     return next((e.get("valueString") for e in issue.get("extension", []) if e.get("url") == MESSAGE_ID_EXT), None)
 
 
-def _check_abstract(check: Check, params: Params, path: str) -> None:
+def _check_abstract(check: Check, params: Params, path: str) -> bool:
+    """An abstract code with ``abstract=false`` is an error, and is then no member of the value set."""
     if check.concept is not None and check.concept.abstract and params.bool("abstract", True) is False:
         check.ok = False
         check.issues.append(
@@ -1260,10 +1293,17 @@ def _check_abstract(check: Check, params: Params, path: str) -> None:
                 expression=[_expr(path, "code")],
             )
         )
+        return True
+    return False
 
 
 def _check_membership(
-    check: Check, members: dict[tuple[str, str], Entry], vs: dict[str, Any], path: str, active_only: bool
+    check: Check,
+    members: dict[tuple[str, str], Entry],
+    vs: dict[str, Any],
+    path: str,
+    active_only: bool,
+    excluded: bool = False,
 ) -> None:
     if not check.system and path:
         check.issues.append(
@@ -1278,7 +1318,7 @@ def _check_membership(
             )
         )
     key = (check.system or "", check.concept.code if check.concept else check.code or "")
-    entry = members.get(key)
+    entry = None if excluded else members.get(key)
     if entry is not None and active_only and entry.inactive:
         check.issues.append(
             make_issue(
