@@ -42,7 +42,20 @@ DEFAULTS: dict[str, Any] = {
     "MLLP_TLS_KEY": None,
     "MLLP_TLS_CLIENT_CA": None,  # set = client certificates required
     "FACILITY": {"timezone": "Asia/Jakarta"},
-    "DESTINATIONS": {},
+    # the demo destination: the local SATUSEHAT simulator (``jembatan demo`` follows SIMULATOR_PORTS)
+    "DESTINATIONS": {
+        "satusehat": {
+            "type": "satusehat",
+            "base_url": "http://127.0.0.1:8081",
+            "client_id": "sim-client",
+            "client_secret": "sim-secret",
+            "organization_id": "100025753",
+            "backoff_base": 1,
+            "backoff_max": 30,
+            "max_attempts": 5,
+            "demo_simulator": "satusehat",
+        },
+    },
     "UPSTREAMS": {},
     "API_KEYS_REQUIRED": True,
     "API_KEY_CACHE_SECONDS": 5,  # verified keys are cached this long; revocation elsewhere takes effect within it

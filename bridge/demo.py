@@ -1,35 +1,53 @@
 """``jembatan demo``: the whole gateway on one machine, against the in-repo simulators.
 
-Starts the SATUSEHAT, BPJS and DHIS2 simulators (ports 8081–8083), points the demo destinations at
-them, prepares the database and bundled data, creates a demo API key, starts the MLLP listener and
-the delivery worker, and serves the HTTP API. With ``--once`` it sends the bundled demo messages
-through the channels, prints what happened to each, and exits (non-zero if any was not accepted).
+Starts the SATUSEHAT, BPJS and DHIS2 simulators (``SIMULATOR_PORTS``, default 8081–8083), points the
+demo destinations at them (every destination with a ``demo_simulator`` key gets that simulator's
+``base_url``), prepares the database and bundled data, creates a demo API key, starts the MLLP
+listener (feeding ``hl7v2-satusehat`` unless ``MLLP_CHANNEL`` was changed) and the delivery worker,
+and serves the HTTP API until Ctrl-C.
+
+With ``--once`` it sends every file of ``demo_data/<channel>/`` to its channel — HL7 v2 (``*.hl7``)
+over real MLLP to the listener, everything else over HTTP to ``/channels/<channel>/messages`` — waits
+(bounded) until the worker has delivered or given up on each outbox entry, prints one line per
+message, checks that the SATUSEHAT simulator holds what was delivered, and exits 1 if anything failed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 from flask import Flask
+from sqlalchemy import select
 
 from bridge.auth import create_key
 from bridge.db import get_db
+from bridge.models import OutboxEntry, Transaction, decompress
 from bridge.server import make_wsgi_server, prepare, start_mllp
 from bridge.simulators import available, create_simulator
 
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
+DEMO_MLLP_CHANNEL = "hl7v2-satusehat"
+FINAL_STATES = ("delivered", "dead")
+DELIVERY_WAIT_S = 30.0
 
 
 @dataclass
 class Running:
-    servers: list[Any]
-    threads: list[threading.Thread]
-    stop: threading.Event
+    """Background servers and threads of the demo; ``close()`` stops them."""
+
+    servers: list[Any] = field(default_factory=list)
+    threads: list[threading.Thread] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    simulators: dict[str, Flask] = field(default_factory=dict)
 
     def close(self) -> None:
         self.stop.set()
@@ -37,26 +55,69 @@ class Running:
             server.close()
 
 
-def start_simulators(host: str, ports: dict[str, int], stop: threading.Event) -> Running:
-    running = Running([], [], stop)
+@dataclass
+class Sent:
+    """One demo message and what happened to it."""
+
+    channel: str
+    name: str
+    via: str  # "MLLP" or "HTTP"
+    answer: str  # ACK code (AA/AE/AR) or HTTP status
+    transaction_id: str | None = None
+    status: str = "?"
+    outbox: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        accepted = self.answer in ("AA", "200", "201", "202")
+        return accepted and not self.error and all(state == "delivered" for state in self.outbox)
+
+
+# ------------------------------------------------------------------------------------------ setup
+
+
+def client_host(host: str) -> str:
+    """Where local clients reach a server bound to ``host`` (a wildcard bind is reached on loopback)."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+def point_destinations_at_simulators(app: Flask, host: str, ports: Mapping[str, int]) -> None:
+    """Destinations marked ``demo_simulator = "<name>"`` get that simulator's local ``base_url``."""
+    destinations = {}
+    for name, settings in (app.config.get("DESTINATIONS") or {}).items():
+        simulator = settings.get("demo_simulator")
+        if simulator in ports:
+            settings = {**settings, "base_url": f"http://{client_host(host)}:{ports[simulator]}"}
+        destinations[name] = settings
+    app.config["DESTINATIONS"] = destinations
+    app.extensions.pop("jembatan.destinations", None)  # rebuilt from the new URLs on first use
+
+
+def start_simulators(host: str, ports: Mapping[str, int], running: Running) -> None:
     for name in available():
-        server = make_wsgi_server(create_simulator(name), host, ports[name], threads=4)
-        thread = threading.Thread(target=server.run, name=f"sim-{name}", daemon=True)
-        thread.start()
-        running.servers.append(server)
-        running.threads.append(thread)
-        click.echo(f"  {name} simulator   http://{host}:{ports[name]}/")
-    return running
+        sim = create_simulator(name)
+        server = make_wsgi_server(sim, host, int(ports[name]), threads=4)
+        _serve_in_thread(server, f"sim-{name}", running)
+        running.simulators[name] = sim
+        click.echo(f"  {name:9} simulator  http://{client_host(host)}:{ports[name]}/")
 
 
-def start_worker(app: Flask, stop: threading.Event) -> threading.Thread:
-    """Run the delivery worker in a thread until ``stop`` is set."""
+def _serve_in_thread(server: Any, name: str, running: Running) -> None:
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    running.servers.append(server)
+    running.threads.append(thread)
+
+
+def start_worker(app: Flask, running: Running) -> None:
+    """Run the delivery worker in a thread until the demo stops."""
     from bridge.outbox import run_worker
 
-    kwargs = {"interval": 0.5, "stop": stop}
+    kwargs = {"interval": 0.2, "stop": running.stop}
     thread = threading.Thread(target=run_worker, args=(app,), kwargs=kwargs, name="worker", daemon=True)
     thread.start()
-    return thread
+    running.threads.append(thread)
 
 
 def demo_key(app: Flask) -> str:
@@ -65,57 +126,213 @@ def demo_key(app: Flask) -> str:
     return plaintext
 
 
-def send_demo_messages(app: Flask, key: str) -> list[tuple[str, str, int, str]]:
-    """POST every file in ``demo_data/<channel>/`` to that channel; returns (channel, file, status, state)."""
-    client = app.test_client()
-    results = []
-    gateway_channels = set(app.extensions["jembatan"].runnable_channels())
-    for folder in sorted(p for p in DEMO_DATA.iterdir() if p.is_dir()):
-        if folder.name not in gateway_channels:
-            continue
-        for file in sorted(folder.iterdir()):
-            resp = client.post(
-                f"/channels/{folder.name}/messages",
-                data=file.read_bytes(),
-                content_type="application/octet-stream",
-                headers={"Authorization": f"Bearer {key}"},
-            )
-            results.append((folder.name, file.name, resp.status_code, (resp.json or {}).get("status", "?")))
-    return results
+def start_gateway(app: Flask, host: str, ports: Mapping[str, int]) -> tuple[Running, str]:
+    """Database, simulators, worker and an API key: everything but the listeners."""
+    prepare(app)
+    if app.config.get("MLLP_CHANNEL") in (None, "", "hl7v2-demo"):
+        app.config["MLLP_CHANNEL"] = DEMO_MLLP_CHANNEL
+    point_destinations_at_simulators(app, host, ports)
+    running = Running()
+    start_simulators(host, ports, running)
+    start_worker(app, running)
+    return running, demo_key(app)
 
 
 def run_demo(app: Flask, *, host: str, http_port: int, mllp_port: int, once: bool) -> None:
     click.echo("Jembatan demo")
-    prepare(app)
-    stop = threading.Event()
-    sims = start_simulators(host, dict(app.config["SIMULATOR_PORTS"]), stop)
-    worker = start_worker(app, stop)
-    key = demo_key(app)
+    ports = {name: int(port) for name, port in dict(app.config["SIMULATOR_PORTS"]).items()}
+    running, key = start_gateway(app, host, ports)
     try:
         if once:
-            _run_once(app, key, worker is not None)
-            return
-        handle = start_mllp(app, host, mllp_port)
-        click.echo(f"  gateway HTTP        http://{host}:{http_port}/  (MLLP {host}:{mllp_port})")
-        click.echo(f"  demo API key        {key}")
-        server = make_wsgi_server(app, host, http_port)
-        try:
-            server.run()
-        finally:
-            server.close()
-            if handle is not None:
-                handle.close()
+            _run_once(app, host, key, running)
+        else:
+            _serve(app, host, http_port, mllp_port, key)
     finally:
-        sims.close()
+        running.close()
 
 
-def _run_once(app: Flask, key: str, has_worker: bool) -> None:
-    results = send_demo_messages(app, key)
-    for channel, name, status, state in results:
-        click.echo(f"  {channel:22} {name:36} HTTP {status} {state}")
-    if has_worker:
-        time.sleep(2)  # let the worker deliver what was queued
-    failed = [r for r in results if r[2] >= 400]
-    click.echo(f"{len(results) - len(failed)} of {len(results)} demo messages accepted")
-    if failed or not results:
+def _serve(app: Flask, host: str, http_port: int, mllp_port: int, key: str) -> None:
+    handle = start_mllp(app, host, mllp_port)
+    click.echo(f"  gateway HTTP        http://{client_host(host)}:{http_port}/")
+    if handle is not None:
+        click.echo(f"  gateway MLLP        {client_host(host)}:{handle.port} -> channel {app.config['MLLP_CHANNEL']}")
+    click.echo(f"  demo API key        {key}")
+    click.echo("  try: jembatan demo --once   (in another shell: sends the demo messages)   Ctrl-C stops")
+    server = make_wsgi_server(app, host, http_port)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        server.close()
+        if handle is not None:
+            handle.close()
+
+
+# ------------------------------------------------------------------------------------------ --once
+
+
+def _run_once(app: Flask, host: str, key: str, running: Running) -> None:
+    """Send the demo messages through real listeners on free ports, wait for delivery, report, exit."""
+    from bridge.mllp import start_mllp_server
+
+    handle = start_mllp_server(app, host, 0, max_message_bytes=app.config["MLLP_MAX_MESSAGE_BYTES"])
+    http = make_wsgi_server(app, host, 0)
+    _serve_in_thread(http, "gateway-http", running)
+    try:
+        base = f"http://{client_host(host)}:{http.effective_port}"
+        results = send_demo_messages(app, key, base, handle.port, client_host(host))
+        wait_for_delivery(app, results)
+        problems = check_simulators(app, running.simulators, results)
+    finally:
+        handle.close()
+    print_summary(results, problems)
+    if problems or not results or not all(r.ok for r in results):
         raise click.exceptions.Exit(1)
+
+
+def demo_files(channels: Iterable[str]) -> list[tuple[str, Path]]:
+    """``(channel, file)`` for every demo file of a runnable channel, in name order."""
+    wanted = set(channels)
+    out: list[tuple[str, Path]] = []
+    for folder in sorted(p for p in DEMO_DATA.iterdir() if p.is_dir() and p.name in wanted):
+        out.extend((folder.name, f) for f in sorted(folder.iterdir()) if f.is_file() and not f.name.startswith("."))
+    return out
+
+
+def send_demo_messages(app: Flask, key: str, base_url: str, mllp_port: int | None,
+                       mllp_host: str = "127.0.0.1") -> list[Sent]:  # fmt: skip
+    """HL7 v2 of the MLLP channel over MLLP, the rest over HTTP; each result knows its transaction."""
+    gateway = app.extensions["jembatan"]
+    results = []
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+        for channel, file in demo_files(gateway.runnable_channels()):
+            body = file.read_bytes()
+            if file.suffix == ".hl7" and mllp_port and channel == app.config.get("MLLP_CHANNEL"):
+                sent = _send_mllp(mllp_host, mllp_port, channel, file.name, body)
+                sent.transaction_id = _transaction_of(app, channel, body)
+            else:
+                sent = _send_http(http, channel, file.name, body)
+            results.append(sent)
+    return results
+
+
+def _send_mllp(host: str, port: int, channel: str, name: str, body: bytes) -> Sent:
+    from bridge.mllp import send_messages
+
+    acks = send_messages(host, port, [body])
+    if not acks:
+        return Sent(channel, name, "MLLP", "none", error="no ACK")
+    msa = next((s for s in acks[0].replace(b"\n", b"\r").split(b"\r") if s.startswith(b"MSA")), b"")
+    code = msa.split(b"|")[1].decode("ascii", "replace") if msa.count(b"|") >= 1 else "?"
+    return Sent(channel, name, "MLLP", code)
+
+
+def _send_http(http: httpx.Client, channel: str, name: str, body: bytes) -> Sent:
+    media = "application/fhir+json" if name.endswith(".json") else "application/octet-stream"
+    resp = http.post(f"/channels/{channel}/messages", content=body, headers={"Content-Type": media})
+    try:
+        data = resp.json()
+    except ValueError:
+        data = {}
+    tx = data.get("transactionId") or data.get("id") if isinstance(data, dict) else None
+    return Sent(channel, name, "HTTP", str(resp.status_code), transaction_id=tx)
+
+
+def _transaction_of(app: Flask, channel: str, body: bytes) -> str | None:
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    with get_db(app).session() as sess:
+        query = select(Transaction.id).where(Transaction.channel == channel, Transaction.content_hash == digest)
+        return sess.scalars(query.order_by(Transaction.created_at)).first()
+
+
+def wait_for_delivery(app: Flask, results: list[Sent], timeout: float = DELIVERY_WAIT_S) -> None:
+    """Poll the outbox until every entry of the demo transactions is delivered or dead (bounded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _refresh(app, results)
+        pending = [r for r in results for state in r.outbox if state not in FINAL_STATES]
+        if not pending or time.monotonic() > deadline:
+            return
+        time.sleep(0.2)
+
+
+def _refresh(app: Flask, results: list[Sent]) -> None:
+    with get_db(app).session() as sess:
+        for sent in results:
+            if sent.transaction_id is None:
+                continue
+            tx = sess.get(Transaction, sent.transaction_id)
+            sent.status = tx.status if tx is not None else "?"
+            query = select(OutboxEntry).where(OutboxEntry.transaction_id == sent.transaction_id)
+            entries = sess.scalars(query.order_by(OutboxEntry.created_at)).all()
+            sent.outbox = [e.state for e in entries]
+            dead = [e.last_error for e in entries if e.state == "dead" and e.last_error]
+            if dead:
+                sent.error = f"{dead[0].get('code')}: {dead[0].get('message')}"[:200]
+            elif tx is not None and tx.status == "rejected":
+                sent.error = first_error(tx.outcome)
+
+
+def first_error(operation_outcome: Any) -> str:
+    """The first error of a stored OperationOutcome, with where it is, for one summary line."""
+    issues = (operation_outcome or {}).get("issue") or [] if isinstance(operation_outcome, dict) else []
+    for issue in issues:
+        if isinstance(issue, dict) and issue.get("severity") in ("error", "fatal"):
+            where = ", ".join([*(issue.get("expression") or []), *(issue.get("location") or [])])
+            text = (issue.get("details") or {}).get("text") or issue.get("diagnostics") or issue.get("code")
+            return f"{text} at {where}"[:200] if where else str(text)[:200]
+    return "rejected"
+
+
+def check_simulators(app: Flask, simulators: Mapping[str, Flask], results: list[Sent]) -> list[str]:
+    """Every resource a delivered SATUSEHAT payload created must now be in the simulator, found by its
+    business identifier (Patients by NIK); returns what is missing, and prints what it holds."""
+    sim = simulators.get("satusehat")
+    if sim is None:
+        return []
+    state = sim.extensions["satusehat_sim"]
+    expected = sorted(set(_delivered_identifiers(app, [r.transaction_id for r in results if r.ok])))
+    missing = [f"SATUSEHAT simulator lacks {rtype} {system}|{value}" for rtype, system, value in expected
+               if state.find(rtype, system, value) is None]  # fmt: skip
+    if expected:
+        counts = sorted({rtype for rtype, _, _ in expected})
+        held = ", ".join(f"{rtype} {len(state.resources.get(rtype, {}))}" for rtype in counts)
+        click.echo(f"  SATUSEHAT simulator holds: {held}")
+    return missing
+
+
+def _delivered_identifiers(app: Flask, transaction_ids: list[str | None]) -> Iterable[tuple[str, str, str]]:
+    """(type, system, value) of what delivered SATUSEHAT Bundles sent (lookups by GET excluded)."""
+    destinations = {name for name, d in (app.config.get("DESTINATIONS") or {}).items() if d.get("type") == "satusehat"}
+    with get_db(app).session() as sess:
+        query = select(OutboxEntry).where(OutboxEntry.transaction_id.in_([t for t in transaction_ids if t]),
+                                          OutboxEntry.state == "delivered")  # fmt: skip
+        payloads = [decompress(e.payload_z) for e in sess.scalars(query) if e.destination in destinations]
+    for payload in payloads:
+        doc = json.loads(payload or b"{}")
+        for entry in doc.get("entry") or [] if doc.get("resourceType") == "Bundle" else [{"resource": doc}]:
+            if str((entry.get("request") or {}).get("method", "POST")).upper() == "GET":
+                continue
+            yield from _identifiers(entry.get("resource") or {})
+
+
+def _identifiers(resource: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
+    idents = resource.get("identifier")
+    idents = [idents] if isinstance(idents, Mapping) else idents or []
+    for ident in idents[:1]:  # the business identifier the destination keys on
+        if isinstance(ident, Mapping) and ident.get("system") and ident.get("value"):
+            yield str(resource.get("resourceType")), str(ident["system"]), str(ident["value"])
+
+
+def print_summary(results: list[Sent], problems: list[str]) -> None:
+    click.echo("")
+    click.echo(f"  {'channel':18} {'message':30} {'via':4} {'answer':6} {'transaction':12} delivery")
+    for r in results:
+        delivery = ", ".join(r.outbox) if r.outbox else "-"
+        line = f"  {r.channel:18} {r.name:30} {r.via:4} {r.answer:6} {r.status:12} {delivery}"
+        click.echo(line + (f"  [{r.error}]" if r.error else ""))
+    for problem in problems:
+        click.echo(f"  problem: {problem}")
+    good = sum(1 for r in results if r.ok)
+    click.echo(f"{good} of {len(results)} demo messages accepted and delivered")
