@@ -23,11 +23,16 @@ When storage itself fails the connection is closed without an ACK, so the sender
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import socket
 import socketserver
 import ssl
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from flask import Flask
@@ -36,7 +41,7 @@ from adapters.hl7v2.ack import Header, build_ack, header_of, sniff_header
 from adapters.hl7v2.codec import V2Batch, V2Message
 from adapters.hl7v2.mllp import DEFAULT_MAX_MESSAGE_BYTES, FrameReader, frame
 from bridge.errors import ConfigError, DecodeError
-from bridge.ingest import GroupCommitter, prepare
+from bridge.ingest import GroupCommitter, Prepared, prepare
 from conformance.outcome import Issue
 
 log = logging.getLogger("jembatan.mllp")
@@ -78,11 +83,57 @@ def ack_for(raw: bytes, run: Any, status: str, timezone: str = "Asia/Jakarta") -
 
 
 def _header(raw: bytes, model: Any) -> Header:
+    if isinstance(model, Header):  # prepared in a worker process: the header stands in for the model
+        return model
     if isinstance(model, V2Message):
         return header_of(model)
     if isinstance(model, V2Batch) and model.messages:
         return header_of(model.messages[0])
     return sniff_header(raw)
+
+
+# ---------------------------------------------------------------- worker processes (MLLP_WORKERS)
+
+_WORKER_APP: Flask | None = None  # set in the parent before forking; the workers inherit it
+
+
+def _worker_init() -> None:
+    """In a fresh worker: never reuse the parent's database connections (workers do no I/O), and exit
+    when the listener process dies (even by SIGKILL) instead of lingering as an orphan."""
+    if _WORKER_APP is not None:
+        from bridge.db import get_db
+
+        get_db(_WORKER_APP).engine.dispose(close=False)
+    parent = os.getppid()
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="mllp-worker-watchdog", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def _prepare_in_worker(channel: str, raw: bytes) -> Prepared:
+    """:func:`bridge.ingest.prepare` in a worker; heavy models are replaced by the ACK header so it pickles small."""
+    assert _WORKER_APP is not None
+    with _WORKER_APP.app_context():
+        prepared = prepare(channel, raw)
+    header = _header(raw, prepared.run.source_model)
+    for run in (prepared.run, prepared.decoded):
+        run.source_model, run.fhir, run.output_model, run.pivot_dump = header, None, None, None
+    return prepared
+
+
+def _start_workers(app: Flask, count: int) -> ProcessPoolExecutor | None:
+    """A pool of forked workers for the CPU part (decode + pipeline); None where fork is unavailable."""
+    global _WORKER_APP
+    if count <= 0 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    _WORKER_APP = app
+    pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork"), initializer=_worker_init)
+    pool.submit(int).result()  # fork every worker now, before the listener's threads exist
+    return pool
 
 
 # ---------------------------------------------------------------- server
@@ -161,8 +212,10 @@ class _Server(socketserver.ThreadingTCPServer):
         self.channel = str(app.config.get("MLLP_CHANNEL") or "hl7v2-demo")
         self.timezone = str((app.config.get("FACILITY") or {}).get("timezone") or "Asia/Jakarta")
         self.committer: GroupCommitter | None = None
+        self.workers: ProcessPoolExecutor | None = None
         super().__init__(address, _Handler)
         if ingest is None:
+            self.workers = _start_workers(app, int(app.config.get("MLLP_WORKERS") or 0))
             self.committer = GroupCommitter(
                 app,
                 max_batch=int(app.config.get("MLLP_GROUP_COMMIT_MAX", 64)),
@@ -173,6 +226,21 @@ class _Server(socketserver.ThreadingTCPServer):
         super().server_close()
         if self.committer is not None:
             self.committer.close()
+        if self.workers is not None:
+            self.workers.shutdown(wait=False, cancel_futures=True)
+
+    def prepare(self, raw: bytes, respond: Callable[..., bytes]) -> Prepared:
+        """Decode and run the pipeline: in a worker process when configured, else in this thread."""
+        if self.workers is not None:
+            try:
+                prepared = self.workers.submit(_prepare_in_worker, self.channel, raw).result()
+                prepared.make_response = respond
+                return prepared
+            except BrokenProcessPool:
+                log.error("MLLP worker pool broken; preparing messages in the listener from now on")
+                self.workers = None
+        with self.app.app_context():
+            return prepare(self.channel, raw, make_response=respond)
 
     def ingest_function(self) -> Ingest:
         if self._ingest is None:
@@ -189,9 +257,7 @@ class _Server(socketserver.ThreadingTCPServer):
 
         try:
             if self.committer is not None:
-                with self.app.app_context():
-                    prepared = prepare(self.channel, raw, make_response=respond)
-                result = self.committer.submit(prepared)  # returns once the message is committed
+                result = self.committer.submit(self.prepare(raw, respond))  # returns once the message is committed
             else:
                 with self.app.app_context():
                     result = self.ingest_function()(self.channel, raw, make_response=respond)

@@ -210,3 +210,43 @@ def test_tls_misconfiguration_is_a_config_error(mllp_app: Flask, tmp_path: Path)
     mllp_app.config.update(MLLP_TLS_CERT=str(tmp_path / "missing.pem"))
     with pytest.raises(ConfigError):
         start_mllp_server(mllp_app, "127.0.0.1", 0)
+
+
+def test_worker_processes_give_the_same_acks(mllp_app: Flask) -> None:
+    """MLLP_WORKERS: decode + pipeline in forked processes; ACK codes, ERR locations and replays unchanged."""
+    mllp_app.config["MLLP_WORKERS"] = 1
+    handle = start_mllp_server(mllp_app, "127.0.0.1", 0)
+    try:
+        assert handle._server.workers is not None
+        bad_sex = message("W2").replace(b"|19800101|M", b"|19800101|Q")
+        sent = [message("W1"), bad_sex, message("W1"), message("W3", version="3.0")]
+        acks = [parse_ack(a) for a in send_messages("127.0.0.1", handle.port, sent)]
+    finally:
+        handle.close()
+    assert [a.get("MSA-2") for a in acks] == ["W1", "W2", "W1", "W3"]
+    assert [a.get("MSA-1") for a in acks] == ["AA", "AE", "AA", "AR"]
+    assert acks[1].get("ERR-2.1") == "PID" and acks[1].get("ERR-2.3") == "8"
+    assert acks[3].get("ERR-3.1") == "203"
+    assert stored(mllp_app) == 3  # the retransmission of W1 was answered from the store
+
+
+def test_concurrent_connections_share_commits_and_every_ack_is_stored(
+    server: MllpServerHandle, mllp_app: Flask
+) -> None:
+    import threading
+
+    results: dict[int, list[bytes]] = {}
+
+    def run(n: int) -> None:
+        results[n] = send_messages("127.0.0.1", server.port, [message(f"G{n}-{i}") for i in range(5)])
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    codes = [parse_ack(a).get("MSA-1") for acks in results.values() for a in acks]
+    assert codes == ["AA"] * 30
+    assert stored(mllp_app) == 30
+    committer = server._server.committer
+    assert committer is not None and committer.messages == 30 and committer.batches <= 30
