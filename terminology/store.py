@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
@@ -282,8 +283,58 @@ class StoreBackend:
             if r.get("content") == "supplement"
         ]
 
-    def search_codes(self, store_id: int, text: str) -> list[str] | None:
-        if not words_of(text):
+    def search_codes(self, store_id: int, text: str, cs: CodeSystemIndex | None = None) -> list[str] | None:
+        """Codes whose words start with every word of ``text``: from an in-memory word index kept
+        on the cached :class:`CodeSystemIndex` (built once per process and code system version),
+        or from the store's word table when no parsed code system is at hand."""
+        terms = words_of(text)
+        if not terms:
             return None
+        if cs is not None:
+            return _word_index(cs).search(terms)
         with self._with_session() as session:
             return Store(session).search_words(store_id, text, limit=100000)
+
+
+class WordIndex:
+    """Sorted words of a code system's codes, displays and designations, for prefix search."""
+
+    def __init__(self, cs: CodeSystemIndex) -> None:
+        postings: dict[str, list[int]] = {}
+        self.codes: list[str] = []
+        for rank, concept in enumerate(cs.concepts.values()):
+            self.codes.append(concept.code)
+            texts = [concept.code, concept.display, *(d.get("value") for d in concept.designations)]
+            for word in words_of(*texts):
+                postings.setdefault(word, []).append(rank)
+        self.words = sorted(postings)
+        self.postings = [postings[w] for w in self.words]
+
+    def _matching(self, term: str) -> set[int]:
+        found: set[int] = set()
+        index = bisect.bisect_left(self.words, term)
+        while index < len(self.words) and self.words[index].startswith(term):
+            found.update(self.postings[index])
+            index += 1
+        return found
+
+    def search(self, terms: set[str]) -> list[str]:
+        ranks: set[int] | None = None
+        for term in sorted(terms, key=len, reverse=True):
+            found = self._matching(term)
+            ranks = found if ranks is None else ranks & found
+            if not ranks:
+                return []
+        return [self.codes[r] for r in sorted(ranks or ())]
+
+
+_WORD_INDEX_LOCK = threading.Lock()
+
+
+def _word_index(cs: CodeSystemIndex) -> WordIndex:
+    index: WordIndex | None = getattr(cs, "word_index", None)
+    if index is None:
+        with _WORD_INDEX_LOCK:
+            index = getattr(cs, "word_index", None) or WordIndex(cs)
+            cs.word_index = index  # type: ignore[attr-defined]
+    return index

@@ -199,4 +199,4 @@ class Workspace:
         search = getattr(self.backend, "search_codes", None)
         if store_id is None or search is None:
             return None
-        return search(store_id, text)  # type: ignore[no-any-return]
+        return search(store_id, text, cs)  # type: ignore[no-any-return]

@@ -9,7 +9,9 @@ import pytest
 from bridge.db import Database
 from terminology.params import Params
 from terminology.service import TerminologyService
-from terminology.store import Store
+from terminology.codesystem import CodeSystemIndex
+from terminology.store import Store, WordIndex
+from terminology.text import words_of
 
 
 def cs(version: str, display: str = "Alpha") -> dict[str, Any]:
@@ -72,6 +74,18 @@ def test_word_index_prefix_search(database: Database) -> None:
         assert store.search_words(row.id, "alpha on") == ["A1"]
         assert store.search_words(row.id, "beta block") == ["B"]
         assert store.search_words(row.id, "zzz") == []
+
+
+def test_in_memory_word_index_agrees_with_the_stored_one(database: Database) -> None:
+    """The served path searches a per-process index of the cached code system; same answers as SQL."""
+    resource = cs("1.0")
+    resource["concept"].append({"code": "C9", "display": "Alphabet soup", "designation": [{"value": "Sop huruf"}]})
+    with database.session() as session:
+        row, _ = Store(session).save(resource)
+        store = Store(session)
+        index = WordIndex(CodeSystemIndex(resource))
+        for text in ("alp", "alpha on", "beta block", "zzz", "sop", "c9", "a", "HURUF alph"):
+            assert index.search(words_of(text)) == sorted(store.search_words(row.id, text)), text
 
 
 def test_update_replaces_concepts_and_delete_cascades(database: Database) -> None:
