@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from bridge.db import Database
+from terminology.codesystem import CodeSystemIndex
 from terminology.params import Params
 from terminology.service import TerminologyService
-from terminology.codesystem import CodeSystemIndex
 from terminology.store import Store, WordIndex
 from terminology.text import words_of
 
