@@ -26,11 +26,11 @@ from typing import Any
 import click
 import httpx
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bridge.auth import create_key
 from bridge.db import get_db
-from bridge.models import OutboxEntry, Transaction, decompress
+from bridge.models import IdMap, OutboxEntry, Transaction, decompress
 from bridge.server import make_wsgi_server, prepare, start_mllp
 from bridge.simulators import available, create_simulator
 
@@ -94,6 +94,17 @@ def point_destinations_at_simulators(app: Flask, host: str, ports: Mapping[str, 
     app.extensions.pop("jembatan.destinations", None)  # rebuilt from the new URLs on first use
 
 
+def forget_simulator_ids(app: Flask) -> int:
+    """The simulators keep their resources in memory and start empty: ids learned from an earlier run's
+    simulators (the id map of the destinations that follow one) are stale, so they are dropped."""
+    names = [name for name, d in (app.config.get("DESTINATIONS") or {}).items() if d.get("demo_simulator")]
+    if not names:
+        return 0
+    with get_db(app).session() as sess:
+        result = sess.execute(delete(IdMap).where(IdMap.upstream.in_(names)))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
 def start_simulators(host: str, ports: Mapping[str, int], running: Running) -> None:
     for name in available():
         sim = create_simulator(name)
@@ -132,6 +143,7 @@ def start_gateway(app: Flask, host: str, ports: Mapping[str, int]) -> tuple[Runn
     if app.config.get("MLLP_CHANNEL") in (None, "", "hl7v2-demo"):
         app.config["MLLP_CHANNEL"] = DEMO_MLLP_CHANNEL
     point_destinations_at_simulators(app, host, ports)
+    forget_simulator_ids(app)
     running = Running()
     start_simulators(host, ports, running)
     start_worker(app, running)
@@ -157,7 +169,7 @@ def _serve(app: Flask, host: str, http_port: int, mllp_port: int, key: str) -> N
     if handle is not None:
         click.echo(f"  gateway MLLP        {client_host(host)}:{handle.port} -> channel {app.config['MLLP_CHANNEL']}")
     click.echo(f"  demo API key        {key}")
-    click.echo("  try: jembatan demo --once   (in another shell: sends the demo messages)   Ctrl-C stops")
+    click.echo("  Ctrl-C stops.  Messages: MLLP as above, or HTTP POST /channels/<name>/messages")
     server = make_wsgi_server(app, host, http_port)
     try:
         server.run()
@@ -200,14 +212,28 @@ def demo_files(channels: Iterable[str]) -> list[tuple[str, Path]]:
     return out
 
 
+def stamp_control_id(message: bytes, stamp: str) -> bytes:
+    """Append ``-<stamp>`` to MSH-10, so a new demo run is a new message, not a retransmission of the
+    last run's (which the gateway would acknowledge again without delivering it anew)."""
+    first, sep, rest = message.partition(b"\r")
+    fields = first.split(b"|")
+    if not first.startswith(b"MSH") or len(fields) < 10:
+        return message
+    fields[9] = fields[9][: 19 - len(stamp)] + b"-" + stamp.encode("ascii")  # MSH-10 is at most 20 characters
+    return b"|".join(fields) + sep + rest
+
+
 def send_demo_messages(app: Flask, key: str, base_url: str, mllp_port: int | None,
-                       mllp_host: str = "127.0.0.1") -> list[Sent]:  # fmt: skip
+                       mllp_host: str = "127.0.0.1", stamp: str | None = None) -> list[Sent]:  # fmt: skip
     """HL7 v2 of the MLLP channel over MLLP, the rest over HTTP; each result knows its transaction."""
     gateway = app.extensions["jembatan"]
+    stamp = stamp or f"{int(time.time()) % 10**6:06d}"
     results = []
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
         for channel, file in demo_files(gateway.runnable_channels()):
             body = file.read_bytes()
+            if file.suffix == ".hl7":
+                body = stamp_control_id(body, stamp)
             if file.suffix == ".hl7" and mllp_port and channel == app.config.get("MLLP_CHANNEL"):
                 sent = _send_mllp(mllp_host, mllp_port, channel, file.name, body)
                 sent.transaction_id = _transaction_of(app, channel, body)

@@ -84,14 +84,3 @@ def test_serve_migrates_and_answers_health(tmp_path: Path):
         proc.terminate()
         proc.wait(10)
         log.close()
-
-
-@pytest.mark.slow
-def test_demo_once_sends_the_demo_messages(tmp_path: Path):
-    ports = {name: _free_port() for name in ("satusehat", "bpjs", "dhis2")}
-    env = {**os.environ, "JEMBATAN_DATA_DIR": str(tmp_path), "JEMBATAN_SIMULATOR_PORTS": json.dumps(ports)}
-    cmd = [sys.executable, "-m", "bridge.cli", "demo", "--once", "--http-port", str(_free_port())]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "fhir-intake" in result.stdout
-    assert " demo messages accepted" in result.stdout
