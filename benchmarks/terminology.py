@@ -10,13 +10,15 @@ connections:
 - ``ValueSet/$expand?filter=<word>&count=20`` on the implicit ICD-10 value set.
 
 Usage: ``python benchmarks/terminology.py [--seconds 10] [--clients 8] [--db-url URL]``.
-The client runs on the same 2-core machine, so figures are a lower bound.
+The client runs on the same 2-core machine, so figures are a lower bound. ``BENCH_SERVER_THREADS``
+(default 4) sets the waitress threads per server process.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import random
 import statistics
 import subprocess
@@ -90,7 +92,7 @@ def serve(db_url: str, data_dir: str, port: int) -> None:
     from bridge.server import make_wsgi_server
 
     app = create_app(config(db_url, data_dir))
-    make_wsgi_server(app, "127.0.0.1", port, threads=4).run()
+    make_wsgi_server(app, "127.0.0.1", port, threads=int(os.environ.get("BENCH_SERVER_THREADS", "4"))).run()
 
 
 def wait_ready(port: int, key: str) -> None:
