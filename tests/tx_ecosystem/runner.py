@@ -1,12 +1,22 @@
 """Runs the HL7 terminology-ecosystem test suites (``test-cases.json``) against our ``/fhir`` API.
 
-It follows the official runner: every suite ``setup`` file goes with each request as a
-``tx-resource`` parameter, the ``profile`` (default ``parameters-default.json``) parameters are
-appended, ``Accept-Language`` and test headers are sent, the HTTP status class is checked and the
-R4 answer (R5 extensions unwrapped) is compared to the R5 expectation with the template rules:
-``$optional$``, ``$optional-properties$``, ``$count-arrays$``, ``$$``/``$id$``/``$uuid$``… regexes,
-``$choice:a|b$``, ``$fragments:a|b$``, ``$external:N:frag|frag$`` (fragments only, no externals
-file), array order ignored, ``text``/``meta`` and non-managed extensions scrubbed.
+It judges as the official runner (TxTester + CompareUtilities, modes = ``general``) does: every
+suite ``setup`` file goes with each request as a ``tx-resource`` parameter, the ``profile``
+(default ``parameters-default.json``) parameters are appended, ``Accept-Language`` is sent, a
+test ``header`` only when its mode is on; the HTTP status class is checked and the R4 answer (R5
+extensions unwrapped) is scrubbed per operation (ValueSet: text/meta/unmanaged extensions, not
+below ``compose``; Parameters: meta only; OperationOutcome: as ``scrubOO``, for
+``cs-validate-code`` only its text) and compared to the R5 expectation:
+
+- an actual property the expectation does not name fails, even if ``$optional-properties$``
+  lists it (that list lets the server omit a property, not add one); an expected property is
+  required unless it is ``$optional$``, listed (``*`` = all), or an array of ``$optional$`` items;
+- ``$optional$`` filters: ``true``, ``"!mode"``, ``"warning:…"``, ``"version:N"``, ``"mode"``;
+- arrays: not longer than expected, not shorter than the required items, order-free (the
+  official runner sorts both sides); ``$count-arrays$`` compares only lengths;
+- metadata/term-caps in pattern mode (extra properties and array items allowed);
+- ``$$ $id$ $uuid$ $instant$ $date$ $string$ $url$ $token$ $semver$ $version$ $choice:…$
+  $fragments:…$ $external:N:…$`` (fragments only: no externals file).
 
 Usage: ``python -m tests.tx_ecosystem.runner [--suite NAME] [--filter TEXT] [-v]``.
 """
