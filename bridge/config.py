@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "MLLP_TLS_KEY": None,
     "MLLP_TLS_CLIENT_CA": None,  # set = client certificates required
     "FACILITY": {"timezone": "Asia/Jakarta"},
-    # the demo destination: the local SATUSEHAT simulator (``jembatan demo`` follows SIMULATOR_PORTS)
+    # the demo destinations: the local simulators (``jembatan demo`` moves them to SIMULATOR_PORTS)
     "DESTINATIONS": {
         "satusehat": {
             "type": "satusehat",
@@ -53,7 +53,16 @@ DEFAULTS: dict[str, Any] = {
             "backoff_base": 1,
             "backoff_max": 30,
             "max_attempts": 5,
-            "demo_simulator": "satusehat",
+        },
+        "bpjs": {
+            "type": "bpjs",
+            "cons_id": "1000",
+            "secret": "sim-secret",
+            "user_keys": {"vclaim": "uk-vclaim", "pcare": "uk-pcare"},
+            "base_urls": {"vclaim": "http://127.0.0.1:8082/vclaim-rest", "pcare": "http://127.0.0.1:8082/pcare-rest"},
+            "backoff_base": 1,
+            "backoff_max": 30,
+            "max_attempts": 5,
         },
     },
     "UPSTREAMS": {},

@@ -1,8 +1,8 @@
 """``jembatan demo``: the whole gateway on one machine, against the in-repo simulators.
 
-Starts the SATUSEHAT, BPJS and DHIS2 simulators (``SIMULATOR_PORTS``, default 8081–8083), points the
-demo destinations at them (every destination with a ``demo_simulator`` key gets that simulator's
-``base_url``), prepares the database and bundled data, creates a demo API key, starts the MLLP
+Starts the SATUSEHAT, BPJS and DHIS2 simulators (``SIMULATOR_PORTS``, default 8081–8083), moves the
+destinations configured at a simulator's default local address (the default ``DESTINATIONS``) to
+the ports actually used, prepares the database and bundled data, creates a demo API key, starts the MLLP
 listener (feeding ``hl7v2-satusehat`` unless ``MLLP_CHANNEL`` was changed) and the delivery worker,
 and serves the HTTP API until Ctrl-C.
 
@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socketserver
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import click
 import httpx
@@ -31,7 +33,7 @@ from sqlalchemy import delete, select
 from bridge.auth import create_key
 from bridge.db import get_db
 from bridge.models import IdMap, OutboxEntry, Transaction, decompress
-from bridge.server import make_wsgi_server, prepare, start_mllp
+from bridge.server import DEFAULT_SIM_PORTS, make_wsgi_server, prepare, start_mllp
 from bridge.simulators import available, create_simulator
 
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
@@ -82,22 +84,51 @@ def client_host(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
 
 
-def point_destinations_at_simulators(app: Flask, host: str, ports: Mapping[str, int]) -> None:
-    """Destinations marked ``demo_simulator = "<name>"`` get that simulator's local ``base_url``."""
-    destinations = {}
+def point_destinations_at_simulators(app: Flask, host: str, ports: Mapping[str, int]) -> list[str]:
+    """Destinations whose URLs are a simulator's default local address (``http://127.0.0.1:8081`` …, as the
+    default ``DESTINATIONS``) are moved to that simulator's port in ``ports``; returns their names.
+    A destination configured with any other URL (a real upstream) is left alone."""
+    moves = {f"http://{local}:{DEFAULT_SIM_PORTS[name]}": f"http://{client_host(host)}:{port}"
+             for name, port in ports.items() if name in DEFAULT_SIM_PORTS
+             for local in ("127.0.0.1", "localhost")}  # fmt: skip
+    destinations, moved = {}, []
     for name, settings in (app.config.get("DESTINATIONS") or {}).items():
-        simulator = settings.get("demo_simulator")
-        if simulator in ports:
-            settings = {**settings, "base_url": f"http://{client_host(host)}:{ports[simulator]}"}
-        destinations[name] = settings
+        destinations[name] = _retarget(settings, moves)
+        if _urls(settings) and all(_follows(url, moves) for url in _urls(settings)):
+            moved.append(name)
     app.config["DESTINATIONS"] = destinations
     app.extensions.pop("jembatan.destinations", None)  # rebuilt from the new URLs on first use
+    return moved
 
 
-def forget_simulator_ids(app: Flask) -> int:
+def _follows(url: str, moves: Mapping[str, str]) -> bool:
+    return any(url == old or url.startswith(old + "/") for old in moves)
+
+
+def _retarget(settings: Mapping[str, Any], moves: Mapping[str, str]) -> dict[str, Any]:
+    out = dict(settings)
+    if isinstance(out.get("base_url"), str):
+        out["base_url"] = _moved(out["base_url"], moves)
+    if isinstance(out.get("base_urls"), Mapping):
+        out["base_urls"] = {k: _moved(v, moves) if isinstance(v, str) else v for k, v in out["base_urls"].items()}
+    return out
+
+
+def _moved(url: str, moves: Mapping[str, str]) -> str:
+    old = next((old for old in moves if url == old or url.startswith(old + "/")), None)
+    return moves[old] + url[len(old) :] if old else url
+
+
+def _urls(settings: Mapping[str, Any]) -> list[str]:
+    urls = [settings["base_url"]] if isinstance(settings.get("base_url"), str) else []
+    if isinstance(settings.get("base_urls"), Mapping):
+        urls += [u for u in settings["base_urls"].values() if isinstance(u, str)]
+    return urls
+
+
+def forget_simulator_ids(app: Flask, names: list[str]) -> int:
     """The simulators keep their resources in memory and start empty: ids learned from an earlier run's
     simulators (the id map of the destinations that follow one) are stale, so they are dropped."""
-    names = [name for name, d in (app.config.get("DESTINATIONS") or {}).items() if d.get("demo_simulator")]
     if not names:
         return 0
     with get_db(app).session() as sess:
@@ -108,10 +139,42 @@ def forget_simulator_ids(app: Flask) -> int:
 def start_simulators(host: str, ports: Mapping[str, int], running: Running) -> None:
     for name in available():
         sim = create_simulator(name)
-        server = make_wsgi_server(sim, host, int(ports[name]), threads=4)
+        server = simulator_server(name, sim, host, int(ports[name]))
         _serve_in_thread(server, f"sim-{name}", running)
         running.simulators[name] = sim
         click.echo(f"  {name:9} simulator  http://{client_host(host)}:{ports[name]}/")
+
+
+class _ThreadingWsgiServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        return
+
+
+class _PlainServer:
+    """A threaded ``wsgiref`` server with the ``run()``/``close()`` of a waitress server."""
+
+    def __init__(self, app: Flask, host: str, port: int) -> None:
+        self.server = make_server(host, port, app, server_class=_ThreadingWsgiServer, handler_class=_QuietHandler)
+
+    def run(self) -> None:
+        self.server.serve_forever(poll_interval=0.2)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def simulator_server(name: str, sim: Flask, host: str, port: int) -> Any:
+    """waitress, except for BPJS: its protocol puts ``user_key`` in a header with an underscore, which
+    waitress (like Werkzeug's server) drops as a spoofing guard; ``wsgiref`` passes it on."""
+    if name == "bpjs":
+        return _PlainServer(sim, host, port)
+    return make_wsgi_server(sim, host, port, threads=4)
 
 
 def _serve_in_thread(server: Any, name: str, running: Running) -> None:
@@ -142,8 +205,7 @@ def start_gateway(app: Flask, host: str, ports: Mapping[str, int]) -> tuple[Runn
     prepare(app)
     if app.config.get("MLLP_CHANNEL") in (None, "", "hl7v2-demo"):
         app.config["MLLP_CHANNEL"] = DEMO_MLLP_CHANNEL
-    point_destinations_at_simulators(app, host, ports)
-    forget_simulator_ids(app)
+    forget_simulator_ids(app, point_destinations_at_simulators(app, host, ports))
     running = Running()
     start_simulators(host, ports, running)
     start_worker(app, running)
@@ -312,13 +374,36 @@ def first_error(operation_outcome: Any) -> str:
 
 
 def check_simulators(app: Flask, simulators: Mapping[str, Flask], results: list[Sent]) -> list[str]:
+    """What delivered payloads sent must now be held by the simulators; returns what is missing."""
+    delivered = [r.transaction_id for r in results if r.ok]
+    problems = []
+    if "satusehat" in simulators:
+        problems += check_satusehat(app, simulators["satusehat"], delivered)
+    if "bpjs" in simulators:
+        problems += check_bpjs(app, simulators["bpjs"], delivered)
+    return problems
+
+
+def check_bpjs(app: Flask, sim: Flask, transaction_ids: list[str | None]) -> list[str]:
+    """Each delivered Rujukan insert must be an outgoing referral of its SEP to its PPK in the simulator."""
+    outgoing = list(sim.extensions["bpjs_simulator"].outgoing.values())
+    problems = []
+    for payload in _delivered_payloads(app, transaction_ids, "bpjs"):
+        t = (json.loads(payload or b"{}").get("request") or {}).get("t_rujukan") or {}
+        found = [o for o in outgoing if o.get("noSep") == t.get("noSep") and o.get("ppkDirujuk") == t.get("ppkDirujuk")]
+        if not found:
+            problems.append(f"BPJS simulator has no referral of SEP {t.get('noSep')} to {t.get('ppkDirujuk')}")
+    if outgoing:
+        numbers = ", ".join(f"{o['noRujukan']} -> {o['ppkDirujuk']}" for o in outgoing)
+        click.echo(f"  BPJS simulator holds: rujukan {numbers}")
+    return problems
+
+
+def check_satusehat(app: Flask, sim: Flask, transaction_ids: list[str | None]) -> list[str]:
     """Every resource a delivered SATUSEHAT payload created must now be in the simulator, found by its
     business identifier (Patients by NIK); returns what is missing, and prints what it holds."""
-    sim = simulators.get("satusehat")
-    if sim is None:
-        return []
     state = sim.extensions["satusehat_sim"]
-    expected = sorted(set(_delivered_identifiers(app, [r.transaction_id for r in results if r.ok])))
+    expected = sorted(set(_delivered_identifiers(app, transaction_ids)))
     missing = [f"SATUSEHAT simulator lacks {rtype} {system}|{value}" for rtype, system, value in expected
                if state.find(rtype, system, value) is None]  # fmt: skip
     if expected:
@@ -328,14 +413,18 @@ def check_simulators(app: Flask, simulators: Mapping[str, Flask], results: list[
     return missing
 
 
-def _delivered_identifiers(app: Flask, transaction_ids: list[str | None]) -> Iterable[tuple[str, str, str]]:
-    """(type, system, value) of what delivered SATUSEHAT Bundles sent (lookups by GET excluded)."""
-    destinations = {name for name, d in (app.config.get("DESTINATIONS") or {}).items() if d.get("type") == "satusehat"}
+def _delivered_payloads(app: Flask, transaction_ids: list[str | None], kind: str) -> list[bytes | None]:
+    """Payloads of the delivered outbox entries of these transactions to destinations of type ``kind``."""
+    names = {name for name, d in (app.config.get("DESTINATIONS") or {}).items() if d.get("type") == kind}
     with get_db(app).session() as sess:
         query = select(OutboxEntry).where(OutboxEntry.transaction_id.in_([t for t in transaction_ids if t]),
                                           OutboxEntry.state == "delivered")  # fmt: skip
-        payloads = [decompress(e.payload_z) for e in sess.scalars(query) if e.destination in destinations]
-    for payload in payloads:
+        return [decompress(e.payload_z) for e in sess.scalars(query) if e.destination in names]
+
+
+def _delivered_identifiers(app: Flask, transaction_ids: list[str | None]) -> Iterable[tuple[str, str, str]]:
+    """(type, system, value) of what delivered SATUSEHAT Bundles sent (lookups by GET excluded)."""
+    for payload in _delivered_payloads(app, transaction_ids, "satusehat"):
         doc = json.loads(payload or b"{}")
         for entry in doc.get("entry") or [] if doc.get("resourceType") == "Bundle" else [{"resource": doc}]:
             if str((entry.get("request") or {}).get("method", "POST")).upper() == "GET":
