@@ -691,7 +691,8 @@ class BundleBuilder(ReferralMixin):
         sid = resource_id("ServiceRequest", key["system"], key["value"]) if key else resource_id(
             "ServiceRequest", self.patient or "", f"{self.message.control_id}|OBR{seg.index}")  # fmt: skip
         self.order = {"resourceType": "ServiceRequest", "id": sid, "identifier": [placer, filler],
-                      "status": "active", "intent": "order", "subject": self.subject()}  # fmt: skip
+                      "status": "active", "intent": "order", "subject": self.subject(),
+                      "encounter": {"reference": self.encounter} if self.encounter else None}  # fmt: skip
 
     def seg_obx(self, seg: Seg) -> None:
         where = self.where(seg)

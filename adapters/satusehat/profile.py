@@ -320,7 +320,25 @@ def convert_condition(b: _Build, res: dict[str, Any], key: str) -> list[dict[str
     return out
 
 
+CATEGORY_MAP = "satusehat-observation-category"
+
+
+def _infer_category(b: _Build, res: dict[str, Any]) -> None:
+    """SATUSEHAT requires Observation.category; v2 OBX has none. Take it from the code when the map knows it."""
+    if res.get("category"):
+        return
+    loinc = next((str(c.get("code")) for c in codings(res.get("code")) if c.get("system") == LOINC), None)
+    if loinc is None or b.ctx.mappings is None:
+        return
+    found = b.ctx.mappings.get(CATEGORY_MAP, b.ctx.pins.get(CATEGORY_MAP)).translate(LOINC, loinc)
+    if found.target is None:
+        return
+    b.ctx.used_mappings[CATEGORY_MAP] = {"version": found.version, "digest": found.digest}
+    res["category"] = [{"coding": [{"system": found.target_system, "code": found.target, "display": found.display}]}]
+
+
 def convert_observation(b: _Build, res: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    _infer_category(b, res)
     is_vital = any(has_coding(c, HL7_CS + "observation-category", "vital-signs") for c in res.get("category") or [])
     parts = _split_components(res, key) if is_vital and res.get("component") else [(key, res)]
     out = []

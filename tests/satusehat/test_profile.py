@@ -107,6 +107,29 @@ def test_wrong_unit_is_reported_not_converted() -> None:
     assert "GW-1623" in context.outcome.message_ids()
 
 
+def test_vital_sign_without_category_gets_it_from_the_map() -> None:
+    pivot = pivot_visit()
+    hr = next(e["resource"] for e in pivot["entry"] if e["resource"].get("id") == "hr-1")
+    hr.pop("category", None)
+    context = ctx()
+    bundle = build_bundle(pivot, context)
+    heart = next(o for o in of_type(bundle, "Observation") if o["code"]["coding"][0]["code"] == "8867-4")
+    assert heart["category"][0]["coding"][0]["code"] == "vital-signs"
+    assert context.used_mappings["satusehat-observation-category"]["version"] == "1.0.0"
+    assert context.outcome.ok
+
+
+def test_unknown_code_without_category_is_still_refused() -> None:
+    pivot = pivot_visit()
+    hr = next(e["resource"] for e in pivot["entry"] if e["resource"].get("id") == "hr-1")
+    hr.pop("category", None)
+    hr["code"] = concept("http://loinc.org", "99999-9", "Not a vital sign")
+    context = ctx()
+    bundle = build_bundle(pivot, context)
+    outcome = SatusehatValidator().validate(bundle, context)
+    assert any(i.expression and i.expression[0].endswith(".category") for i in outcome.errors)
+
+
 def test_missing_nik_is_reported() -> None:
     pat = patient()
     pat["identifier"] = [{"system": "urn:simrs:mrn", "value": "RM-1"}]
