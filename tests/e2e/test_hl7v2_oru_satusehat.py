@@ -1,13 +1,11 @@
 """ORU^R01 vital signs over MLLP → SATUSEHAT simulator (Observations with LOINC/UCUM, by NIK practitioner).
 
-Runs once the mappers produce what SATUSEHAT requires of a lab/vitals ORU (``ServiceRequest.encounter``
-from PV1, ``Observation.category``); until then it is skipped with the missing rule named, and the
-demo message waits in ``bridge/demo_data/pending/`` (not sent by ``jembatan demo --once``).
+SATUSEHAT requires ``ServiceRequest.encounter`` (from PV1) and ``Observation.category`` (vital-signs
+from the LOINC code) of a vitals ORU; the pre-flight must pass, so the demo can send it.
 """
 
 from __future__ import annotations
 
-import pytest
 from flask import Flask
 
 from adapters.registry import default_registry
@@ -20,7 +18,7 @@ from mappings.registry import MappingRegistry
 from tests.e2e.conftest import FILES, ack_code, deliver, held, outbox_states
 
 NAME = "02-vitals-oru-r01.hl7"
-ORU = next(p for p in (DEMO_DATA / DEMO_MLLP_CHANNEL / NAME, DEMO_DATA / "pending" / NAME) if p.exists())
+ORU = DEMO_DATA / DEMO_MLLP_CHANNEL / NAME
 VITALS = {"8480-6": (128, "mm[Hg]"), "8462-4": (84, "mm[Hg]"), "8867-4": (88, "/min"), "8310-5": (37.8, "Cel"),
           "9279-1": (20, "/min")}  # fmt: skip
 
@@ -31,19 +29,10 @@ def preflight_errors() -> list[str]:
     return [f"{i.message} ({', '.join(i.expression)})" for i in run.outcome.errors]
 
 
-PENDING = preflight_errors()
-needs_mapper = pytest.mark.skipif(bool(PENDING), reason="ORU → SATUSEHAT pre-flight still refuses: " +
-                                  "; ".join(sorted(set(PENDING)))[:300])  # fmt: skip
+def test_vitals_oru_passes_the_satusehat_preflight() -> None:
+    assert preflight_errors() == []
 
 
-def test_demo_does_not_send_the_oru_while_satusehat_would_refuse_it() -> None:
-    if PENDING:
-        assert ORU.parent.name == "pending", "jembatan demo --once would fail on this ORU"
-    else:  # mappers ready: git mv bridge/demo_data/pending/02-vitals-oru-r01.hl7 bridge/demo_data/hl7v2-satusehat/
-        assert ORU.parent.name in ("pending", DEMO_MLLP_CHANNEL)
-
-
-@needs_mapper
 def test_vitals_oru_reaches_satusehat_as_vital_sign_observations(gateway: Flask, mllp: int, sim: Flask) -> None:
     register = [f for f in FILES if "a04" in f.name]
     acks = send_messages("127.0.0.1", mllp, [f.read_bytes() for f in register] + [ORU.read_bytes()])
@@ -60,3 +49,8 @@ def test_vitals_oru_reaches_satusehat_as_vital_sign_observations(gateway: Flask,
         assert obs["encounter"]["reference"] == f"Encounter/{encounter['id']}"
         assert obs["performer"] == [{"reference": "Practitioner/N10000001"}]
         assert obs["effectiveDateTime"] == "2024-11-20T01:25:00+00:00"
+    (order,) = held(sim, "ServiceRequest")
+    assert order["encounter"] == {"reference": f"Encounter/{encounter['id']}"}
+    (report,) = held(sim, "DiagnosticReport")
+    assert sorted(r["reference"] for r in report["result"]) == sorted(f"Observation/{o['id']}" for o in observations)
+    assert report["basedOn"] == [{"reference": f"ServiceRequest/{order['id']}"}]
