@@ -176,8 +176,10 @@ class Index:
 
     @classmethod
     def of(cls, resources: Iterable[Mapping[str, Any]]) -> Index:
+        """Index the resources; a resource seen again with the same type and id (a later message about
+        the same visit: A04, A08, A03 …) replaces the earlier version, so nothing is counted twice."""
         index = cls()
-        for resource in _unbundle(resources):
+        for resource in _latest_versions(_unbundle(resources)):
             rtype = resource.get("resourceType", "")
             index.by_type[rtype].append(resource)
             if resource.get("id"):
@@ -189,6 +191,15 @@ class Index:
     def get(self, rtype: str, ref: Any) -> dict[str, Any] | None:
         rid = _ref_id(ref)
         return self.by_id.get((rtype, rid)) if rid else None
+
+
+def _latest_versions(resources: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    latest: dict[tuple[str, str] | int, dict[str, Any]] = {}
+    for n, resource in enumerate(resources):
+        key = (resource.get("resourceType", ""), resource["id"]) if resource.get("id") else n
+        latest.pop(key, None)  # re-insert: the latest version keeps the latest position
+        latest[key] = resource
+    return list(latest.values())
 
 
 def _unbundle(resources: Iterable[Mapping[str, Any]]) -> Iterable[dict[str, Any]]:

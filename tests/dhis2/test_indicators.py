@@ -268,3 +268,15 @@ def test_end_to_end_from_hl7v2_adt_to_an_accepted_import() -> None:
             }
         result = client.push(AdxCodec().serialize(dvs), "dhis2.adx+xml")
         assert result.ok and result.import_count["imported"] == expected, result.raw
+
+
+def test_a_visit_sent_in_several_messages_counts_once() -> None:
+    from adapters.dhis2.indicators import Index
+
+    enc = {"resourceType": "Encounter", "id": "e1", "status": "in-progress"}
+    later = {"resourceType": "Encounter", "id": "e1", "status": "finished"}
+    cond = {"resourceType": "Condition", "id": "c1", "encounter": {"reference": "Encounter/e1"}}
+    bundles = [{"resourceType": "Bundle", "entry": [{"resource": r}]} for r in (enc, cond, later, cond)]
+    index = Index.of(bundles)
+    assert index.by_type["Encounter"] == [later]
+    assert len(index.conditions_by_encounter["e1"]) == 1
