@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -188,16 +187,18 @@ def demo_command(host: str, http_port: int, mllp_port: int, once: bool) -> None:
 @click.option("--port", type=int, default=None, help="Default: satusehat 8081, bpjs 8082, dhis2 8083.")
 def simulate_command(name: str, host: str, port: int | None) -> None:
     """Serve an upstream simulator (satusehat, bpjs, dhis2)."""
-    from bridge.server import DEFAULT_SIM_PORTS, serve_wsgi
+    from bridge.server import DEFAULT_SIM_PORTS
     from bridge.simulators import create_simulator
 
     try:
         sim = create_simulator(name)
     except GatewayError as exc:
         raise click.UsageError(exc.message) from exc
+    from bridge.demo import simulator_server
+
     port = port or DEFAULT_SIM_PORTS.get(name, 8090)
     click.echo(f"{name} simulator on http://{host}:{port}/")
-    serve_wsgi(sim, host, port, threading.Event())
+    simulator_server(name, sim, host, port).run()
 
 
 COMMANDS = (
