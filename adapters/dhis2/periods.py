@@ -7,7 +7,7 @@ A :class:`Period` is a period type name (DHIS2 ``PeriodTypeEnum`` spelling) and 
 (``2024-03-15``, ``2024-01``, ``2024W05``); :func:`format_period` writes the canonical form.
 :func:`parse_adx_period` / :func:`format_adx_period` handle ADX ``<start>/<ISO 8601 duration>``.
 
-Week rule (assumption, documented in docs/dhis2.md): a week belongs to the year in which its
+Week rule (assumption, documented in the README, DHIS2 section): a week belongs to the year in which its
 fourth day falls. For Monday weeks this is ISO 8601; other start days generalise it. BiWeekly
 period *n* is ISO weeks 2n-1 and 2n. ``2024NovQ1`` / ``2024NovS1`` start in November of the
 previous year; financial years (``2024April``) start in the named month of the given year.
