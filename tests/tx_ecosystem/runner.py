@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-TESTS_DIR = Path("/work/shared/tx-tests")
+TESTS_DIR = Path(__file__).resolve().parents[3] / "shared" / "tx-tests"  # beside the project root
 OPERATIONS = {
     "expand": ("POST", "/fhir/ValueSet/$expand"),
     "validate-code": ("POST", "/fhir/ValueSet/$validate-code"),
