@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
@@ -337,6 +338,13 @@ def _store(
     return IngestResult(tx.id, tx.status, run.outcome, run.output, conflict=conflict, response=response, run=run)
 
 
+def _utc_iso(moment: datetime | None) -> str | None:
+    """Stored times are UTC; SQLite returns them without an offset, so add it back."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
 def transaction_view(tx: Transaction, *, include_payload: bool = False) -> dict[str, Any]:
     """The JSON shape of ``GET /transactions/<id>`` (payloads only on request)."""
     view: dict[str, Any] = {
@@ -353,7 +361,7 @@ def transaction_view(tx: Transaction, *, include_payload: bool = False) -> dict[
         "duplicateCount": tx.duplicate_count,
         "flags": tx.flags,
         "outcome": tx.outcome,
-        "createdAt": tx.created_at.isoformat() if tx.created_at else None,
+        "createdAt": _utc_iso(tx.created_at),
     }
     if include_payload:
         raw, out = decompress(tx.raw_z), decompress(tx.output_z)

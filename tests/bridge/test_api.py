@@ -65,6 +65,7 @@ def test_accepted_message_is_stored_with_outcome_and_timings(client, auth_header
     assert set(tx["timingsMs"]) == {"decode", "to_fhir", "translate", "validate", "from_fhir", "encode"}
     assert json.loads(tx["raw"]) == PATIENT
     assert [h["status"] for h in tx["statusHistory"]] == ["received", "accepted"]
+    assert tx["createdAt"].endswith("+00:00")
 
 
 def test_malformed_json_is_a_located_422(client, auth_headers):
