@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -101,6 +102,30 @@ def compare_all(names: list[str]) -> dict[str, tuple[int, int, int]]:
     return {k: (v[0], v[1], v[2]) for k, v in sorted(totals.items())}
 
 
+def missed(names: list[str], top: int = 8) -> dict[str, list[tuple[str, int]]]:
+    """Per resource type, the expected leaf paths our best-matching resource lacks most often."""
+    registry = MappingRegistry()
+    counts: dict[str, Counter[str]] = {}
+    for name in names:
+        got = ours(name, registry)
+        for resource in expected(name):
+            rtype = resource["resourceType"]
+            want = Counter(leaf for leaf in leaves(resource) if PLACEHOLDER not in leaf[1])
+            candidates = [Counter(leaves(r)) for r in got if r["resourceType"] == rtype]
+            best = max(candidates, key=lambda have: sum((want & have).values()), default=Counter())
+            for (path, _), n in (want - best).items():
+                counts.setdefault(rtype, Counter())[path] += n
+    return {rtype: c.most_common(top) for rtype, c in sorted(counts.items())}
+
+
+def missed_report(misses: dict[str, list[tuple[str, int]]]) -> str:
+    lines = []
+    for rtype, paths in misses.items():
+        lines.append(f"{rtype}:")
+        lines.extend(f"  {n:>4}  {path}" for path, n in paths)
+    return "\n".join(lines)
+
+
 def report(scores: dict[str, tuple[int, int, int]]) -> str:
     lines = [f"{'resource type':<22}{'matched':>9}{'expected':>10}{'%':>7}{'placeholder':>13}"]
     for rtype, (m, t, x) in scores.items():
@@ -113,3 +138,5 @@ def report(scores: dict[str, tuple[int, int, int]]) -> str:
 if __name__ == "__main__":
     names = sorted(p.stem for p in (MS / "hl7v2").glob("*.hl7"))
     print(report(compare_all(names)))
+    if "--missed" in sys.argv:
+        print(missed_report(missed(names)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.hl7v2.conftest import golden_names
-from tests.hl7v2.golden import compare_all, report
+from tests.hl7v2.golden import compare_all, missed, missed_report, report
 
 # floors at the figures reached (see deliberate_differences.md); a mapping regression fails here
 FLOORS = {"Patient": 64.8, "Encounter": 87.5, "Observation": 83.5, "Condition": 77.0, "AllergyIntolerance": 90.5,
@@ -20,3 +20,13 @@ def test_golden_reproduction(samples_dir: Path) -> None:
     for rtype, floor in FLOORS.items():
         matched, total, _ = scores[rtype]
         assert 100.0 * matched / total >= floor, (rtype, matched, total)
+
+
+def test_missed_paths_account_for_the_gap(samples_dir: Path) -> None:
+    """The missed-path report explains exactly the leaves the score says are missing."""
+    names = golden_names()[:3]
+    scores = compare_all(names)
+    misses = missed(names, top=10_000)
+    for rtype, (matched, total, _) in scores.items():
+        assert sum(n for _, n in misses.get(rtype, [])) == total - matched, rtype
+    assert "Patient:" in missed_report(misses)
