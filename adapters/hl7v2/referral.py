@@ -23,11 +23,11 @@ RF1 comes before PID and PV1 in REF_I12, so subject, encounter and diagnoses are
 
 from __future__ import annotations
 
+from adapters.hl7v2.builder import BuilderBase
 from adapters.hl7v2.datatypes import (
     V2_TABLE,
     Json,
     Rep,
-    Scope,
     Seg,
     cwe,
     dtm,
@@ -48,22 +48,8 @@ REQUESTER_ROLES = frozenset({"RP"})  # table 0286: referring provider
 PERFORMER_ROLES = frozenset({"RT", "CP"})  # referred-to provider, consulting provider
 
 
-class ReferralMixin:
+class ReferralMixin(BuilderBase):
     """RF1 / PRD handlers for :class:`adapters.hl7v2.to_fhir.BundleBuilder`."""
-
-    scope: Scope
-    entries: dict[str, Json]
-    patient: str | None
-    encounter: str | None
-    order: Json | None
-    referral: Json | None
-    conditions: list[str]
-
-    def add(self, resource: Json) -> str:  # provided by BundleBuilder
-        raise NotImplementedError
-
-    def where(self, seg: Seg, f: int | None = None) -> str:  # provided by BundleBuilder
-        raise NotImplementedError
 
     def seg_rf1(self, seg: Seg) -> None:
         origin = ei(seg.rep(6), self.scope, self.where(seg, 6))

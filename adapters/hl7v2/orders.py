@@ -1,0 +1,252 @@
+"""ORC/OBR/TQ1/NTE/SPM → ServiceRequest, Specimen; RXA/RXR/RXE → Immunization, MedicationRequest; SCH, TXA."""
+
+from __future__ import annotations
+
+from adapters.hl7v2.builder import (
+    PERFORMER_FUNCTION,
+    BuilderBase,
+    code_key,
+    num,
+    positive_int,
+)
+from adapters.hl7v2.datatypes import (
+    Json,
+    Seg,
+    cwe,
+    date_only,
+    dtm,
+    ei,
+    lookup,
+    mapped_code,
+    prune,
+    quantity,
+    resource_id,
+    table_code,
+)
+from adapters.hl7v2.timing import apply_tq1
+from conformance.outcome import Issue
+
+
+class OrderMixin(BuilderBase):
+    # ------------------------------------------------------------ orders and results
+
+    def seg_orc(self, seg: Seg) -> None:
+        placer = ei(seg.rep(2), self.scope, self.where(seg, 2), "PLAC")
+        filler = ei(seg.rep(3), self.scope, self.where(seg, 3), "FILL")
+        key = placer or filler
+        sid = resource_id("ServiceRequest", key["system"], key["value"]) if key else resource_id(
+            "ServiceRequest", self.patient or "", f"{self.message.control_id}|ORC{seg.index}")  # fmt: skip
+        status = "active"
+        if seg.v(5):
+            code, _ = mapped_code(self.scope, "v2-0038-to-request-status", "0038", seg.v(5), self.where(seg, 5))
+            status = code or "unknown"
+        group = ei(seg.rep(4), self.scope, self.where(seg, 4), "PGN")
+        request: Json = {
+            "resourceType": "ServiceRequest", "id": sid, "identifier": [placer, filler, group], "status": status,
+            "intent": "order", "subject": self.subject(),
+            "encounter": {"reference": self.encounter} if self.encounter else None,
+            "authoredOn": dtm(seg.v(9), self.scope, self.where(seg, 9)),
+            "requester": self.practitioner(seg.rep(12), self.where(seg, 12)),
+        }  # fmt: skip
+        self.order = request
+        self.report = None
+        self.observation = None
+
+    def seg_obr(self, seg: Seg) -> None:
+        placer = ei(seg.rep(2), self.scope, self.where(seg, 2), "PLAC")
+        filler = ei(seg.rep(3), self.scope, self.where(seg, 3), "FILL")
+        code = cwe(seg.rep(4), self.scope, self.where(seg, 4)) or {"text": "unknown"}
+        fresh = self.order is None or self.order is self.referral
+        if not fresh and placer is None and filler is None:  # IG: ORC-2/3 stand for empty OBR-2/3
+            placer, filler = self.order_identifier("PLAC"), self.order_identifier("FILL")
+        if fresh or (placer and placer not in (self.order or {}).get("identifier", [])):
+            self._order_from_obr(placer, filler, seg)
+        order = self.order or {}
+        order.setdefault("identifier", [])
+        order["code"] = code
+        order["reasonCode"] = [c for c in (cwe(r, self.scope, self.where(seg, 31)) for r in seg.reps(31)) if c] or None
+        order.setdefault("requester", self.practitioner(seg.rep(16), self.where(seg, 16)))
+        order_ref = f"ServiceRequest/{order['id']}"
+        order["subject"] = order.get("subject") or self.subject()
+        if self.patient:
+            self.add(order)
+            self.order = self.entries[order_ref]
+        else:
+            self.ctx.report(Issue("warning", "required", "no PID before the order: ServiceRequest (subject 1..1) "
+                                  "not produced", location=(self.where(seg),), message_id="GW-1347"))  # fmt: skip
+        key = filler or placer
+        rid = resource_id("DiagnosticReport", key["system"], key["value"]) if key else resource_id(
+            "DiagnosticReport", order_ref, str(seg.index))  # fmt: skip
+        status = "unknown"
+        if seg.v(25):
+            target, _ = mapped_code(self.scope, "v2-0123-to-diagnostic-report-status", "0123", seg.v(25),
+                                    self.where(seg, 25))  # fmt: skip
+            status = target or "unknown"
+        report = {
+            "resourceType": "DiagnosticReport", "id": rid, "identifier": [filler, placer],
+            "basedOn": [{"reference": order_ref}] if self.patient else [], "status": status, "code": code,
+            "subject": self.subject(),
+            "encounter": {"reference": self.encounter} if self.encounter else None,
+            "effectiveDateTime": dtm(seg.v(7), self.scope, self.where(seg, 7)),
+            "issued": dtm(seg.v(22), self.scope, self.where(seg, 22)) if len(seg.v(22)) > 8 else None,
+            "category": [table_code(seg.rep(24), "0074")],
+        }  # fmt: skip
+        self.add(report)
+        self.report = self.entries[f"DiagnosticReport/{rid}"]
+        self.observation = None
+
+    def order_identifier(self, type_code: str) -> Json | None:
+        for ident in (self.order or {}).get("identifier") or []:
+            if ident and any(c.get("code") == type_code for c in (ident.get("type") or {}).get("coding", [])):
+                return dict(ident)
+        return None
+
+    def _order_from_obr(self, placer: Json | None, filler: Json | None, seg: Seg) -> None:
+        key = placer or filler
+        sid = resource_id("ServiceRequest", key["system"], key["value"]) if key else resource_id(
+            "ServiceRequest", self.patient or "", f"{self.message.control_id}|OBR{seg.index}")  # fmt: skip
+        self.order = {"resourceType": "ServiceRequest", "id": sid, "identifier": [placer, filler],
+                      "status": "active", "intent": "order", "subject": self.subject(),
+                      "encounter": {"reference": self.encounter} if self.encounter else None}  # fmt: skip
+
+    def seg_tq1(self, seg: Seg) -> None:
+        if self.order is not None and self.order is not self.referral:
+            apply_tq1(self.order, seg, self.scope, self.where(seg))
+            if f"ServiceRequest/{self.order['id']}" in self.entries:
+                self.entries[f"ServiceRequest/{self.order['id']}"] = self.order = prune(self.order)
+
+    def seg_nte(self, seg: Seg) -> None:
+        """NTE after OBX → Observation.note; after ORC/OBR → ServiceRequest.note (.3 text, .5 author, .6 time)."""
+        text = "\n".join(r.c(1) for r in seg.reps(3))
+        if not text:
+            return
+        note = prune({"text": text, "time": dtm(seg.v(6), self.scope, self.where(seg, 6)),
+                      "authorReference": self.practitioner(seg.rep(5), self.where(seg, 5))})  # fmt: skip
+        if self.observation is not None:
+            self.observation.setdefault("note", []).append(note)
+        elif self.order is not None:
+            self.order.setdefault("note", []).append(note)
+
+    def seg_spm(self, seg: Seg) -> None:
+        ident = ei(seg.rep(2), self.scope, self.where(seg, 2))
+        sid = resource_id("Specimen", ident["system"], ident["value"]) if ident else resource_id(
+            "Specimen", self.report["id"] if self.report else self.patient or "", str(seg.index))  # fmt: skip
+        specimen = {
+            "resourceType": "Specimen", "id": sid, "identifier": [ident],
+            "type": cwe(seg.rep(4), self.scope, self.where(seg, 4)),
+            "subject": self.subject(),
+            "collection": {"collectedDateTime": dtm(seg.v(17), self.scope, self.where(seg, 17)),
+                           "bodySite": cwe(seg.rep(8), self.scope, self.where(seg, 8))},
+            "receivedTime": dtm(seg.v(18), self.scope, self.where(seg, 18)),
+        }  # fmt: skip
+        ref = self.add(specimen)
+        if self.report is not None:
+            self.report.setdefault("specimen", []).append({"reference": ref})
+
+    # ------------------------------------------------------------ pharmacy and immunization
+
+    def seg_rxa(self, seg: Seg) -> None:
+        vaccine = cwe(seg.rep(5), self.scope, self.where(seg, 5))
+        if vaccine is None or not self.patient:
+            return
+        if self.order is not None and self.order is not self.referral:  # VXU: the ORC order has no OBR
+            self.order = self.entries[self.add(self.order)]
+        status = "completed"
+        if seg.v(20):
+            target, _ = mapped_code(
+                self.scope, "v2-0322-to-immunization-status", "0322", seg.v(20), self.where(seg, 20)
+            )
+            status = target or "completed"
+        dose = (
+            quantity(seg.v(6), seg.rep(7), self.scope, self.where(seg, 6)) if seg.v(6) and seg.v(6) != "999" else None
+        )
+        imm: Json = {
+            "resourceType": "Immunization",
+            "id": resource_id("Immunization", self.patient, f"{code_key(vaccine)}|{seg.v(3)}"),
+            "status": status, "vaccineCode": vaccine, "patient": self.subject(),
+            "encounter": {"reference": self.encounter} if self.encounter else None,
+            "occurrenceDateTime": dtm(seg.v(3), self.scope, self.where(seg, 3)),
+            "doseQuantity": dose,
+            "lotNumber": seg.v(15),
+            "expirationDate": date_only(seg.v(16), self.scope, self.where(seg, 16)),
+            "primarySource": True,
+            "performer": self.immunization_performers(seg),
+            "identifier": [i for i in (self.order or {}).get("identifier", []) if i],
+            "statusReason": cwe(seg.rep(18), self.scope, self.where(seg, 18)),
+        }  # fmt: skip
+        if not imm["occurrenceDateTime"]:
+            imm["occurrenceString"] = "unknown"
+        self.observation = None
+        self.add(imm)
+        self.immunization = str(imm["id"])
+
+    def immunization_performers(self, seg: Seg) -> list[Json]:
+        """RXA-10 administering provider (function AP) and ORC-12 ordering provider (OP)."""
+        out = []
+        for rep in seg.reps(10):
+            actor = self.practitioner(rep, self.where(seg, 10))
+            if actor:
+                out.append({"actor": actor, "function": {"coding": [{"system": PERFORMER_FUNCTION, "code": "AP"}]}})
+        requester = (self.order or {}).get("requester")
+        if requester:
+            out.append({"actor": requester, "function": {"coding": [{"system": PERFORMER_FUNCTION, "code": "OP"}]}})
+        return out
+
+    def seg_rxr(self, seg: Seg) -> None:
+        imm_id = getattr(self, "immunization", None)
+        if imm_id and f"Immunization/{imm_id}" in self.entries:
+            entry = self.entries[f"Immunization/{imm_id}"]
+            entry["route"] = cwe(seg.rep(1), self.scope, self.where(seg, 1)) or entry.get("route")
+            entry["site"] = cwe(seg.rep(2), self.scope, self.where(seg, 2)) or entry.get("site")
+            self.entries[f"Immunization/{imm_id}"] = prune(entry)
+
+    def seg_rxe(self, seg: Seg) -> None:
+        med = cwe(seg.rep(2), self.scope, self.where(seg, 2))
+        if med is None or not self.patient:
+            return
+        order_key = self.order["id"] if self.order else self.message.control_id
+        request: Json = {
+            "resourceType": "MedicationRequest",
+            "id": resource_id("MedicationRequest", order_key, code_key(med)),
+            "status": "active", "intent": "order", "subject": self.subject(),
+            "medicationCodeableConcept": med,
+            "identifier": self.order.get("identifier") if self.order else [],
+            "encounter": {"reference": self.encounter} if self.encounter else None,
+            "dispenseRequest": {"quantity": quantity(seg.v(10), seg.rep(11), self.scope, self.where(seg, 10))
+                                if seg.v(10) else None, "numberOfRepeatsAllowed": num(seg.v(12))},
+        }  # fmt: skip
+        self.add(request)
+
+    def seg_sch(self, seg: Seg) -> None:
+        ident = ei(seg.rep(1), self.scope, self.where(seg, 1), "PLAC") or ei(
+            seg.rep(2), self.scope, self.where(seg, 2), "FILL"
+        )
+        if ident is None:
+            return
+        appt = {
+            "resourceType": "Appointment", "id": resource_id("Appointment", ident["system"], ident["value"]),
+            "identifier": [ident], "status": "booked",
+            "appointmentType": cwe(seg.rep(8), self.scope, self.where(seg, 8)),
+            "reasonCode": [cwe(seg.rep(7), self.scope, self.where(seg, 7))],
+            "minutesDuration": positive_int(seg.v(9)),
+            "participant": [{"actor": self.subject(), "status": "accepted"}] if self.patient else
+            [{"status": "needs-action"}],
+        }  # fmt: skip
+        self.add(appt)
+        self.appointment = appt["id"]
+
+    def seg_txa(self, seg: Seg) -> None:
+        ident = ei(seg.rep(12), self.scope, self.where(seg, 12))
+        did = resource_id("DocumentReference", ident["system"], ident["value"]) if ident else resource_id(
+            "DocumentReference", self.patient or "", self.message.control_id)  # fmt: skip
+        where = self.where(seg, 17)
+        status = lookup(self.scope, "v2-0271-to-document-reference-status", "0271", seg.v(17), where) or "current"
+        doc = {
+            "resourceType": "DocumentReference", "id": did, "masterIdentifier": ident, "status": status,
+            "type": cwe(seg.rep(2), self.scope, self.where(seg, 2)) or table_code(seg.rep(2), "0270"),
+            "subject": self.subject(),
+            "date": dtm(seg.v(4), self.scope, self.where(seg, 4)),
+            "content": [{"attachment": {"contentType": seg.v(3) or "text/plain"}}],
+        }  # fmt: skip
+        self.add(doc)
+        self.document = f"DocumentReference/{did}"

@@ -1,0 +1,217 @@
+"""PID, PD1, NK1 and MRG → Patient (v2-to-FHIR IG segment maps)."""
+
+from __future__ import annotations
+
+from adapters.hl7v2.builder import (
+    EXT,
+    MARITAL_STATUS,
+    RELIGION,
+    BuilderBase,
+)
+from adapters.hl7v2.datatypes import (
+    V2_TABLE,
+    Json,
+    Rep,
+    Seg,
+    cwe,
+    cx,
+    date_only,
+    dtm,
+    identifier_system,
+    mapped_code,
+    prune,
+    resource_id,
+    xad,
+    xpn,
+    xtn,
+)
+from conformance.outcome import Issue
+
+
+class PatientMixin(BuilderBase):
+    # ------------------------------------------------------------ patient
+
+    def seg_pid(self, seg: Seg) -> None:
+        where = self.where(seg)
+        found = [cx(r, self.scope, self.where(seg, f)) for f in (3, 2, 4) for r in seg.reps(f)]
+        identifiers = [i for i in found if i]
+        identifiers += self.extra_identifiers(seg)
+        if identifiers:
+            pid = resource_id("Patient", identifiers[0]["system"], identifiers[0]["value"])
+        else:
+            self.ctx.report(Issue("warning", "required", "PID-3 has no identifier; Patient id derived from name and "
+                                  "birth date", location=(self.where(seg, 3),), message_id="GW-1346"))  # fmt: skip
+            pid = resource_id("Patient", "name+birth", f"{seg.v(5)}|{seg.v(5, 2)}|{seg.v(7)}")
+        patient: Json = {
+            "resourceType": "Patient",
+            "id": pid,
+            "identifier": identifiers,
+            "name": [xpn(r, self.scope, where) for r in seg.reps(5)] + [xpn(r, self.scope, where) for r in seg.reps(9)],
+            "birthDate": date_only(seg.v(7), self.scope, self.where(seg, 7)),
+            "gender": self.gender(seg),
+            "address": self.patient_addresses(seg),
+            "telecom": [xtn(r, "home", self.scope, where) for r in seg.reps(13)]
+            + [xtn(r, "work", self.scope, where) for r in seg.reps(14)]
+            + [xtn(r, "", self.scope, self.where(seg, 40)) for r in seg.reps(40)],
+            "communication": [
+                {"language": lang, "preferred": True}
+                for lang in (self.language(r, self.where(seg, 15)) for r in seg.reps(15))
+                if lang
+            ],
+            "maritalStatus": cwe(seg.rep(16), self.scope, where, MARITAL_STATUS),
+            "extension": self.patient_extensions(seg),
+        }
+        self.add_birth_time(patient, seg)
+        self.add_deceased(patient, seg)
+        if seg.v(24) in ("Y", "N"):
+            patient["multipleBirthInteger" if seg.v(25) else "multipleBirthBoolean"] = (
+                int(seg.v(25)) if seg.v(25).isdigit() else seg.v(24) == "Y"
+            )
+        self.patient = self.add(patient)
+
+    def patient_addresses(self, seg: Seg) -> list[Json]:
+        """PID-11, and PID-12 county code as the district of the only address (or an address of its own)."""
+        addresses = [a for a in (xad(r, self.scope, self.where(seg, 11)) for r in seg.reps(11)) if a]
+        county = seg.v(12)
+        if county and not addresses:
+            addresses = [{"district": county}]
+        elif county and len(addresses) == 1 and "district" not in addresses[0] and "extension" not in addresses[0]:
+            addresses[0]["district"] = county
+        elif county and not any(a.get("district") == county for a in addresses):
+            addresses.append({"district": county})
+        return addresses
+
+    def extra_identifiers(self, seg: Seg) -> list[Json]:
+        """PID-19 (social security, type SB) and PID-20 (driver's licence, type DL)."""
+        out = []
+        for f, type_code in ((19, "SB"), (20, "DL")):
+            value = seg.v(f)
+            if value:
+                system = identifier_system(seg.v(f, 2) if f == 20 else "", "", "", type_code, self.scope,
+                                           self.where(seg, f))  # fmt: skip
+                ident = {"system": system, "value": value,
+                         "type": {"coding": [{"system": V2_TABLE + "0203", "code": type_code}]}}  # fmt: skip
+                if f == 20 and seg.v(f, 3):
+                    ident["period"] = {"end": date_only(seg.v(f, 3), self.scope, self.where(seg, f))}
+                out.append(prune(ident))
+        return out
+
+    def language(self, rep: Rep, where: str) -> Json | None:
+        """PID-15 (table 0296, ISO 639-2) → BCP-47 codings through ``v2-0296-to-bcp47-language``."""
+        concept = cwe(rep, self.scope, where, V2_TABLE + "0296")
+        if concept is None or self.ctx.mappings is None:
+            return concept
+        codings = []
+        for coding in concept.get("coding", []):
+            found = None
+            if coding.get("system") == V2_TABLE + "0296":
+                found = self.ctx.translate("v2-0296-to-bcp47-language", V2_TABLE + "0296", coding["code"],
+                                           expression=where, severity="information")  # fmt: skip
+            if found is not None and found.target:
+                coding = prune({"system": found.target_system, "version": coding.get("version"),
+                                "code": found.target, "display": found.display})  # fmt: skip
+            codings.append(coding)
+        return {**concept, "coding": codings}
+
+    def patient_extensions(self, seg: Seg) -> list[Json]:
+        where = self.where(seg)
+        out: list[Json] = []
+        mother = seg.rep(6)
+        if mother is not None and mother.c(1):
+            out.append({"url": EXT + "patient-mothersMaidenName", "valueString": mother.c(1)})
+        religion = cwe(seg.rep(17), self.scope, where, RELIGION)
+        if religion:
+            out.append({"url": EXT + "patient-religion", "valueCodeableConcept": religion})
+        if seg.v(23):
+            out.append({"url": EXT + "patient-birthPlace", "valueAddress": {"text": seg.v(23)}})
+        for r in seg.reps(26) + seg.reps(39):  # citizenship, tribal citizenship
+            code = cwe(r, self.scope, where)
+            if code:
+                out.append({"url": EXT + "patient-citizenship",
+                            "extension": [{"url": "code", "valueCodeableConcept": code}]})  # fmt: skip
+        animal = [{"url": name, "valueCodeableConcept": cwe(seg.rep(f), self.scope, self.where(seg, f))}
+                  for f, name in ((35, "species"), (36, "breed")) if seg.rep(f)]  # fmt: skip
+        if animal:
+            out.append({"url": EXT + "patient-animal", "extension": animal})
+        nationality = cwe(seg.rep(28), self.scope, where)
+        if nationality:
+            out.append({"url": EXT + "patient-nationality",
+                        "extension": [{"url": "code", "valueCodeableConcept": nationality}]})  # fmt: skip
+        return out
+
+    def gender(self, seg: Seg) -> str | None:
+        code = seg.v(8)
+        target, _ = mapped_code(self.scope, "administrative-gender", "0001", code, self.where(seg, 8))
+        return target
+
+    def add_birth_time(self, patient: Json, seg: Seg) -> None:
+        value = seg.v(7)
+        if len(value) > 8:
+            stamp = dtm(value, self.scope, self.where(seg, 7))
+            if stamp and "T" in stamp:
+                url = "http://hl7.org/fhir/StructureDefinition/patient-birthTime"
+                patient["_birthDate"] = {"extension": [{"url": url, "valueDateTime": stamp}]}
+
+    def add_deceased(self, patient: Json, seg: Seg) -> None:
+        when = dtm(seg.v(29), self.scope, self.where(seg, 29))
+        if when:
+            patient["deceasedDateTime"] = when
+        elif seg.v(30) in ("Y", "N"):
+            patient["deceasedBoolean"] = seg.v(30) == "Y"
+
+    def seg_pd1(self, seg: Seg) -> None:
+        if not self.patient:
+            return
+        gps = [self.practitioner(r, self.where(seg, 4)) for r in seg.reps(4)]
+        self.entries[self.patient]["generalPractitioner"] = [g for g in gps if g] or None
+        self.entries[self.patient] = prune(self.entries[self.patient])
+
+    def seg_nk1(self, seg: Seg) -> None:
+        if not self.patient:
+            return
+        where = self.where(seg)
+        names = [xpn(r, self.scope, where) for r in seg.reps(2)]
+        addresses = [xad(r, self.scope, self.where(seg, 4)) for r in seg.reps(4)]
+        key = f"{self.patient}|{seg.v(1)}|{seg.v(2)}|{seg.v(2, 2)}"
+        person = {
+            "resourceType": "RelatedPerson",
+            "id": resource_id("RelatedPerson", self.patient, key),
+            "patient": self.subject(),
+            "name": names,
+            "relationship": [cwe(r, self.scope, where, V2_TABLE + "0063") for r in seg.reps(3)],
+            "address": addresses,
+            "telecom": [xtn(r, "home", self.scope, where) for r in seg.reps(5)]
+            + [xtn(r, "work", self.scope, where) for r in seg.reps(6)],
+        }
+        self.add(person)
+        self.add_contact(seg, names, addresses)
+
+    def add_contact(self, seg: Seg, names: list[Json | None], addresses: list[Json | None]) -> None:
+        """NK1 → Patient.contact as well (the IG maps NK1 to both RelatedPerson and contact)."""
+        assert self.patient is not None
+        where = self.where(seg)
+        sex, _ = mapped_code(self.scope, "administrative-gender", "0001", seg.v(15), self.where(seg, 15))
+        contact = prune({
+            "name": next((n for n in names if n), None),
+            "relationship": [cwe(r, self.scope, where, V2_TABLE + "0131") for r in seg.reps(7)],
+            "address": next((a for a in addresses if a), None),
+            "telecom": [xtn(r, "home", self.scope, where) for r in seg.reps(5)]
+            + [xtn(r, "work", self.scope, where) for r in seg.reps(6)],
+            "gender": sex,
+            "period": {"start": date_only(seg.v(8), self.scope, where), "end": date_only(seg.v(9), self.scope, where)},
+        })  # fmt: skip
+        if contact:
+            self.entries[self.patient].setdefault("contact", []).append(contact)
+
+    def seg_mrg(self, seg: Seg) -> None:
+        """A40 merge: the retired record is a Patient that points to the surviving one (replaced-by)."""
+        found = [cx(r, self.scope, self.where(seg, 1)) for r in seg.reps(1)]
+        olds = [o for o in found if o]
+        if not olds or not self.patient:
+            return
+        old = {"resourceType": "Patient", "id": resource_id("Patient", olds[0]["system"], olds[0]["value"]),
+               "identifier": olds, "active": False,
+               "link": [{"other": {"reference": self.patient}, "type": "replaced-by"}]}  # fmt: skip
+        ref = self.add(old)
+        survivor = self.entries[self.patient]
+        survivor.setdefault("link", []).append({"other": {"reference": ref}, "type": "replaces"})
