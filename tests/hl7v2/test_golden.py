@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.hl7v2.conftest import golden_names
-from tests.hl7v2.golden import compare_all, missed, missed_report, report
+from tests.hl7v2.golden import DELIBERATE, Rule, compare_all, leaves, load_rules, missed, missed_report, report
 
 # floors at the figures reached (see deliberate_differences.md); a mapping regression fails here
 FLOORS = {"Patient": 64.8, "Encounter": 87.5, "Observation": 83.5, "Condition": 77.0, "AllergyIntolerance": 90.5,
@@ -18,7 +20,7 @@ def test_golden_reproduction(samples_dir: Path) -> None:
     scores = compare_all(names)
     print("\n" + report(scores))
     for rtype, floor in FLOORS.items():
-        matched, total, _ = scores[rtype]
+        matched, total, _, _ = scores[rtype]
         assert 100.0 * matched / total >= floor, (rtype, matched, total)
 
 
@@ -27,6 +29,32 @@ def test_missed_paths_account_for_the_gap(samples_dir: Path) -> None:
     names = golden_names()[:3]
     scores = compare_all(names)
     misses = missed(names, top=10_000)
-    for rtype, (matched, total, _) in scores.items():
+    for rtype, (matched, total, _, _) in scores.items():
         assert sum(n for _, n in misses.get(rtype, [])) == total - matched, rtype
     assert "Patient:" in missed_report(misses)
+
+
+def test_deliberate_rules_exclude_only_what_they_name() -> None:
+    race = Rule("Patient", "US realm", 10, subtree=(("url", "us-core-race"),))
+    narrative = Rule("Patient", "no narrative", 19, path="text.status", value="generated")
+    extensions = [{"url": "us-core-race", "valueString": "x"}, {"url": "other", "valueString": "y"}]
+    patient = {"resourceType": "Patient", "text": {"status": "generated"}, "gender": "female", "extension": extensions}
+    got = dict(leaves(patient, rules=(race, narrative)))
+    assert got["text.status"] == DELIBERATE and got["gender"] == '"female"'
+    excluded = [leaf for leaf in leaves(patient, rules=(race, narrative)) if leaf[1] == DELIBERATE]
+    assert len(excluded) == 3  # text.status + the race extension's url and value; "other" stays
+    assert ("extension.url", '"other"') in list(leaves(patient, rules=(race,)))
+
+
+def test_every_bundled_rule_has_a_reason_and_item() -> None:
+    rules = load_rules()
+    assert rules, "the deliberate/ folder holds rules"
+    for per_type in rules.values():
+        for rule in per_type:
+            assert rule.reason and rule.item > 0 and (rule.subtree or rule.path)
+
+
+def test_a_rule_without_reason_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "Patient.toml").write_text('[[rule]]\nitem = 1\npath = "gender"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="reason"):
+        load_rules(tmp_path)
