@@ -242,6 +242,9 @@ class MappingRegistry:
     def map_ids(self) -> list[str]:
         return sorted(self._maps)
 
+    def __contains__(self, map_id: object) -> bool:
+        return map_id in self._maps
+
     def versions(self, map_id: str) -> list[str]:
         return sorted(self._maps.get(map_id, {}), key=semver_key)
 

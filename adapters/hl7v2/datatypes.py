@@ -190,11 +190,32 @@ def cwe(rep: Rep | None, scope: Scope, where: str, default_system: str | None = 
     return prune({"coding": codings, "text": text})
 
 
-def table_code(rep: Rep | None, table: str) -> Json | None:
-    """A code from an HL7 table (ID/IS or CWE.1) as a CodeableConcept in that v2 table's system."""
+def table_code(rep: Rep | None, table: str, scope: Scope | None = None) -> Json | None:
+    """A code from an HL7 table (ID/IS or CWE.1) as a CodeableConcept in that v2 table's system.
+
+    The display is CWE.2 when the sender gave one, else (given ``scope``) the table's own display
+    from the versioned map ``v2-<table>-display`` when that map exists (:func:`table_display`).
+    """
     if rep is None or not rep.c(1):
         return None
-    return prune({"coding": [{"system": V2_TABLE + table, "code": _code(rep.c(1)), "display": rep.c(2)}]})
+    code = _code(rep.c(1))
+    display = rep.c(2) or (table_display(scope, table, code) if scope is not None else None)
+    return prune({"coding": [{"system": V2_TABLE + table, "code": code, "display": display}]})
+
+
+def table_display(scope: Scope, table: str, code: str) -> str | None:
+    """The HL7 table's display of ``code`` from map ``v2-<table>-display`` (table → itself, ``equal``).
+
+    A table without such a map, or a code it lacks, gives None without an issue: a display is a
+    convenience, the code stays what the sender sent. The map's version is recorded as used.
+    """
+    registry = scope.ctx.mappings
+    map_id = f"v2-{table}-display"
+    if not code or registry is None or map_id not in registry:
+        return None
+    cmap = registry.get(map_id, scope.ctx.pins.get(map_id))
+    scope.ctx.used_mappings[cmap.map_id] = {"version": cmap.version, "digest": cmap.digest}
+    return cmap.translate(V2_TABLE + table, code).display
 
 
 def _code(text: str) -> str:
