@@ -1,5 +1,9 @@
 """The one pipeline every channel runs: decode → to FHIR → translate codes → validate → from FHIR → encode.
 
+The pivot is a ``fhir.resources`` model or FHIR JSON (a dict, e.g. the
+:class:`~adapters.fhir.codec.FhirJson` the v2 mapper returns); every step takes either, and a
+dict pivot is never turned into a model unless a step asks for one.
+
 Each step is timed (``RunResult.timings_ms``). A step that fails records located issues on the
 outcome and stops the run: nothing after a failed step runs, so an invalid message is never
 encoded for delivery. Bad input never raises out of :meth:`Pipeline.run`; only configuration
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.base import Format, MapContext
-from adapters.fhir.codec import FhirJsonCodec, model_from_dict, model_to_dict
+from adapters.fhir.codec import FhirJsonCodec, json_bytes, model_from_dict, model_to_dict
 from adapters.registry import FormatRegistry
 from bridge.channels import Channel, TranslateRule
 from bridge.errors import ConfigError, GatewayError, MappingFileInvalid, PublishedMappingChanged
@@ -40,8 +44,8 @@ class RunResult:
     unused: list[str] = field(default_factory=list)
     failed_step: str | None = None
     idempotency_key: str | None = None
-    # (pivot model, its JSON dict, its compact JSON bytes): dumped at most once per run
-    pivot_dump: tuple[Any, dict[str, Any], bytes] | None = field(default=None, repr=False)
+    # (pivot, its JSON dict for validators or None until asked for, its compact JSON bytes): once per run
+    pivot_dump: tuple[Any, dict[str, Any] | None, bytes] | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -146,19 +150,21 @@ class Pipeline:
             raise _StepFailed(name)
 
     def _translate(self, fhir: Any, ctx: MapContext) -> Any:
+        """The pivot with the channel's code translations applied: a model stays a model, JSON stays JSON."""
         if not self.channel.translate:
             return fhir
-        data = model_to_dict(fhir)
+        # a fresh tree: the rules edit it in place, and the mapper's JSON may share a node between two places
+        data = json.loads(json_bytes(fhir)) if isinstance(fhir, dict) else model_to_dict(fhir)
         for resource, expression in _resources(data):
             for rule in self.channel.translate:
                 if resource.get("resourceType") == rule.resource:
                     _apply_rule(resource, rule.element.split("."), rule, ctx, expression)
-        return model_from_dict(data)
+        return type(fhir)(data) if isinstance(fhir, dict) else model_from_dict(data)
 
     def _validate(self, result: RunResult, ctx: MapContext) -> None:
         if not self.channel.validators:
             return
-        _, doc, _ = pivot_dump(result)
+        doc = pivot_json(result)
         for name in self.channel.validators:
             fmt, validators = self.formats.checker(name)
             if fmt.format_id != "fhir+json":
@@ -173,19 +179,29 @@ class Pipeline:
         return self.target.codec.serialize(result.output_model)  # type: ignore[no-any-return]
 
 
-def pivot_dump(result: RunResult) -> tuple[Any, dict[str, Any], bytes]:
-    """The pivot as a JSON dict and as compact JSON bytes, computed once per run (model dumps are costly).
+def pivot_dump(result: RunResult) -> tuple[Any, dict[str, Any] | None, bytes]:
+    """The pivot's compact JSON bytes (and, for a model, its JSON dict), computed once per run.
 
-    The bytes are encoded right after the dump, before any validator sees the dict, so a validator
-    that (wrongly) modified its input could not change what is delivered. They are byte-for-byte
-    what :meth:`FhirJsonCodec.serialize` writes for the same model.
+    A model pivot is dumped once (model dumps are costly); a dict pivot is encoded as it is. The
+    bytes are byte-for-byte what :meth:`FhirJsonCodec.serialize` writes for the same pivot, and
+    they are encoded before any validator sees a dict, so a validator that (wrongly) modified its
+    input could not change what is delivered.
     """
     cached = result.pivot_dump
     if cached is None or cached[0] is not result.fhir:
-        doc = model_to_dict(result.fhir)
-        data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        doc = None if isinstance(result.fhir, dict) else model_to_dict(result.fhir)
+        data = json_bytes(result.fhir if doc is None else doc)
         cached = result.pivot_dump = (result.fhir, doc, data)
     return cached
+
+
+def pivot_json(result: RunResult) -> dict[str, Any]:
+    """The pivot as a JSON dict for validators; never the pivot itself (a validator must not change it)."""
+    pivot, doc, data = pivot_dump(result)
+    if doc is None:
+        doc = json.loads(data)
+        result.pivot_dump = (pivot, doc, data)
+    return doc
 
 
 def _resources(data: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
@@ -246,4 +262,4 @@ def _coding(tr: Any) -> dict[str, Any]:
     return {k: v for k, v in coding.items() if v is not None}
 
 
-__all__ = ["STEPS", "Pipeline", "RunResult", "pivot_dump"]
+__all__ = ["STEPS", "Pipeline", "RunResult", "pivot_dump", "pivot_json"]

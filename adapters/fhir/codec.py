@@ -2,7 +2,8 @@
 
 ``parse`` accepts any resource type (``resourceType`` picks the model) and reports structural
 errors as a :class:`~bridge.errors.DecodeError` whose location is the FHIRPath-like element path
-pydantic gives. ``serialize`` writes compact JSON without nulls, keys in model order.
+pydantic gives. ``serialize`` writes compact JSON without nulls, keys in model order (a
+:class:`FhirJson` pivot is written as it is, keys in the order its mapper built them).
 """
 
 from __future__ import annotations
@@ -84,6 +85,33 @@ def model_to_dict(model: Resource) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True, by_alias=True)  # type: ignore[no-any-return]
 
 
+def json_bytes(doc: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON, the wire form of every FHIR payload the gateway writes."""
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class FhirJson(dict[str, Any]):
+    """A FHIR resource as its JSON dict: a pivot a mapper may hand over instead of a ``fhir.resources`` model.
+
+    Validating a mapped Bundle into the model costs more than building it, and most channels never
+    need the model (validators take the dict, a ``fhir+json`` target writes the dict), so the
+    model is built only on request: :meth:`model` validates the *current* content on every call
+    (no cache that a later change to the dict could make stale). :meth:`model_dump` makes code
+    written against the models (``model.model_dump(...)``) work unchanged, through the model.
+    A mapper returning one promises JSON that validates (tests prove it over the sample corpus)
+    and holds no ``None``, empty string, list or object.
+    """
+
+    __slots__ = ()
+
+    def model(self) -> Resource:
+        """The validated ``fhir.resources`` model; DecodeError GW-1202 when the content is not valid R4."""
+        return model_from_dict(dict(self))
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        return self.model().model_dump(**kwargs)  # type: ignore[no-any-return]
+
+
 class FhirJsonCodec:
     format_id = "fhir+json"
     media_type = MEDIA_TYPE
@@ -91,8 +119,9 @@ class FhirJsonCodec:
     def parse(self, data: bytes) -> Resource:
         return model_from_dict(load_json(data))
 
-    def serialize(self, model: Resource) -> bytes:
-        return json.dumps(model_to_dict(model), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    def serialize(self, model: Resource | dict[str, Any]) -> bytes:
+        """A model is dumped first; FHIR JSON (a :class:`FhirJson` pivot, a dict) is written as it is."""
+        return json_bytes(model if isinstance(model, dict) else model_to_dict(model))
 
     def parse_for_validation(self, data: bytes) -> tuple[Any, list[Issue]]:
         """JSON only: structural checks are left to the validators so that *every* issue is reported."""

@@ -1,4 +1,5 @@
-"""The pipeline dumps the FHIR pivot at most once per run, and what it encodes is exactly the codec's bytes."""
+"""The pipeline dumps a model pivot at most once per run, never turns a JSON pivot into a model, and what it
+encodes is exactly the codec's bytes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from flask import Flask
 
 import bridge.pipeline as pipeline_module
-from adapters.fhir.codec import FhirJsonCodec
+from adapters.fhir.codec import FhirJson, FhirJsonCodec
 from bridge.gateway import get_gateway
 from conformance.outcome import Outcome
 from tests.helpers import make_app
@@ -32,6 +33,13 @@ destination = "none"
 validators = ["fhir+json"]
 [channel.settings]
 timezone = "Asia/Jakarta"
+
+[[channel]]
+name = "fhir"
+source = "fhir+json"
+target = "fhir+json"
+destination = "none"
+validators = ["fhir+json"]
 """
 
 
@@ -61,16 +69,29 @@ def count_dumps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 @pytest.mark.parametrize("channel", ["v2", "v2-checked"])
-def test_pivot_is_dumped_once_and_encoded_like_the_codec(
+def test_a_json_pivot_is_never_dumped_and_encoded_like_the_codec(
     app: Flask, monkeypatch: pytest.MonkeyPatch, channel: str
 ) -> None:
     calls = count_dumps(monkeypatch)
     with app.app_context():
         run = get_gateway().pipeline(channel).run(adt("P1"))
     assert run.ok, run.outcome.issues
+    assert isinstance(run.fhir, FhirJson)
+    assert calls[0] == 0
+    assert run.output == FhirJsonCodec().serialize(run.fhir)
+    assert json.loads(run.output or b"") == run.fhir
+    assert json.loads(run.output or b"") == run.fhir.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+def test_a_model_pivot_is_dumped_once_and_encoded_like_the_codec(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = count_dumps(monkeypatch)
+    body = b'{"resourceType":"Patient","id":"p1","gender":"female","birthDate":"1980-01-01"}'
+    with app.app_context():
+        run = get_gateway().pipeline("fhir").run(body)
+    assert run.ok, run.outcome.issues
     assert calls[0] == 1
     assert run.output == FhirJsonCodec().serialize(run.fhir)
-    assert json.loads(run.output or b"")["resourceType"] == "Bundle"
+    assert json.loads(run.output or b"") == json.loads(body)
 
 
 def test_validators_get_the_dict_and_cannot_change_the_output(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
