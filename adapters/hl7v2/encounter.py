@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.base import MapContext
 from adapters.hl7v2.builder import (
     CONDITION_VERIFICATION,
     EXT,
@@ -13,6 +14,7 @@ from adapters.hl7v2.builder import (
     code_key,
     positive_int,
 )
+from adapters.hl7v2.codec import V2Message
 from adapters.hl7v2.datatypes import (
     FHIR,
     V2_TABLE,
@@ -30,10 +32,16 @@ from adapters.hl7v2.datatypes import (
     prune,
     resource_id,
     table_code,
+    table_display,
 )
 
 
 class EncounterMixin(BuilderBase):
+    def __init__(self, message: V2Message, ctx: MapContext) -> None:
+        super().__init__(message, ctx)
+        # DG1 diagnoses seen before the PV1 (REF_I12 puts DG1 ahead of PV1): attached when the visit comes
+        self.pending_diagnoses: list[Json] = []
+
     # ------------------------------------------------------------ visit
 
     def seg_pv1(self, seg: Seg) -> None:
@@ -60,7 +68,7 @@ class EncounterMixin(BuilderBase):
             "status": self.encounter_status(seg),
             "class": {"system": cls_system, "code": cls_code, "display": cls.display if cls else None} if cls_code else
             {"system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "code": "UNK"},
-            "type": [table_code(seg.rep(4), "0007")],
+            "type": [table_code(seg.rep(4), "0007", self.scope)],
             "serviceType": cwe(seg.rep(10), self.scope, where, V2_TABLE + "0069"),
             "subject": self.subject(),
             "period": {"start": dtm(seg.v(44), self.scope, self.where(seg, 44)),
@@ -70,14 +78,15 @@ class EncounterMixin(BuilderBase):
             "hospitalization": self.hospitalization(seg),
         }  # fmt: skip
         self.encounter = self.add(encounter)
+        self.attach_pending_diagnoses()
 
     def encounter_status(self, seg: Seg) -> str:
         by_event = peek(self.scope, "v2-0003-to-encounter-status", "0003", self.event)
         if by_event:
             return by_event
-        if seg.v(2) == "P":
-            return "planned"
-        return "finished" if seg.v(45) else "in-progress"
+        if seg.v(45):  # IG: a discharge date/time makes the visit finished, whatever the patient class
+            return "finished"
+        return "planned" if seg.v(2) == "P" else "in-progress"
 
     def participants(self, seg: Seg) -> list[Json]:
         out = []
@@ -138,11 +147,11 @@ class EncounterMixin(BuilderBase):
         pre = seg.rep(5)
         return {
             "preAdmissionIdentifier": cx(pre, self.scope, self.where(seg, 5)) if pre else None,
-            "reAdmission": table_code(seg.rep(13), "0092"),
-            "admitSource": table_code(seg.rep(14), "0023"),
-            "specialArrangement": [table_code(r, "0009") for r in seg.reps(15)],
-            "specialCourtesy": [table_code(r, "0099") for r in seg.reps(16)],
-            "dietPreference": [table_code(r, "0114") for r in seg.reps(38)],
+            "reAdmission": table_code(seg.rep(13), "0092", self.scope),
+            "admitSource": table_code(seg.rep(14), "0023", self.scope),
+            "specialArrangement": [table_code(r, "0009", self.scope) for r in seg.reps(15)],
+            "specialCourtesy": [table_code(r, "0099", self.scope) for r in seg.reps(16)],
+            "dietPreference": [table_code(r, "0114", self.scope) for r in seg.reps(38)],
             "dischargeDisposition": disposition,
         }
 
@@ -150,6 +159,11 @@ class EncounterMixin(BuilderBase):
         if not self.encounter:
             return
         encounter = self.entries[self.encounter]
+        prior_pending = seg.rep(1)
+        loc = self.location(prior_pending, self.where(seg, 1)) if prior_pending else None
+        if loc is not None:  # IG PV2 map: PV2-1 prior pending location, status "planned"
+            entry = {"location": {"reference": self.add(loc)}, "status": "planned"}
+            encounter.setdefault("location", []).append(entry)
         reason = cwe(seg.rep(3), self.scope, self.where(seg, 3))
         if reason:
             encounter.setdefault("reasonCode", []).append(reason)
@@ -165,7 +179,8 @@ class EncounterMixin(BuilderBase):
         if priority:
             encounter["priority"] = priority
         if seg.v(38):
-            coding = prune({"system": V2_TABLE + "0430", "code": seg.v(38), "display": seg.v(38, 2)})
+            display = seg.v(38, 2) or table_display(self.scope, "0430", seg.v(38))
+            coding = prune({"system": V2_TABLE + "0430", "code": seg.v(38), "display": display})
             encounter.setdefault("extension", []).append({"url": EXT + "encounter-modeOfArrival",
                                                           "valueCoding": coding})  # fmt: skip
 
@@ -224,12 +239,23 @@ class EncounterMixin(BuilderBase):
         self.add_due_to(condition, seg)
         ref = self.add(condition)
         self.conditions.append(ref)
+        rank = seg.v(15)
+        use = self.mapped_concept(seg.rep(6), "v2-0052-to-diagnosis-role", "0052", self.where(seg, 6))
+        diagnosis = prune({"condition": {"reference": ref}, "use": use,
+                           "rank": int(rank) if rank.isdigit() and int(rank) > 0 else None})  # fmt: skip
         if self.encounter:
-            rank = seg.v(15)
-            use = self.mapped_concept(seg.rep(6), "v2-0052-to-diagnosis-role", "0052", self.where(seg, 6))
-            diagnosis = prune({"condition": {"reference": ref}, "use": use,
-                               "rank": int(rank) if rank.isdigit() and int(rank) > 0 else None})  # fmt: skip
             self.entries[self.encounter].setdefault("diagnosis", []).append(diagnosis)
+        else:
+            self.pending_diagnoses.append(diagnosis)
+
+    def attach_pending_diagnoses(self) -> None:
+        """Diagnoses of DG1 segments that came before the PV1 go to this visit, and their Conditions point at it."""
+        if not self.encounter:
+            return
+        for diagnosis in self.pending_diagnoses:
+            self.entries[self.encounter].setdefault("diagnosis", []).append(diagnosis)
+            self.entries[diagnosis["condition"]["reference"]].setdefault("encounter", {"reference": self.encounter})
+        self.pending_diagnoses.clear()
 
     def seg_pda(self, seg: Seg) -> None:
         """PDA-1 death cause codes → Conditions of the patient (the IG's PDA map)."""
