@@ -190,13 +190,15 @@ def diff(name: str, rtype: str) -> str:
 
 def deliberate_report(names: list[str]) -> str:
     """How many expected leaves each deliberate rule excludes, over the given messages."""
-    rules = load_rules()
-    hits: Counter[Rule] = Counter()
+    every = [rule for per_type in load_rules().values() for rule in per_type]
+    hits = [0] * len(every)
     for name in names:
         for resource in expected(name):
-            for rule in rules.get(resource["resourceType"], ()):
-                hits[rule] += sum(1 for leaf in leaves(resource, rules=(rule,)) if leaf[1] == DELIBERATE)
-    return "\n".join(f"{n:>5}  {r.resource} #{r.item}: {r.reason}" for r, n in hits.most_common())
+            for i, rule in enumerate(every):
+                if rule.resource == resource["resourceType"]:
+                    hits[i] += sum(1 for leaf in leaves(resource, rules=(rule,)) if leaf[1] == DELIBERATE)
+    ranked = sorted(zip(hits, every, strict=True), key=lambda pair: -pair[0])
+    return "\n".join(f"{n:>5}  {r.resource} #{r.item}: {r.reason}" for n, r in ranked)
 
 
 def missed_report(misses: dict[str, list[tuple[str, int]]]) -> str:
