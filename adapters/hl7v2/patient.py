@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.hl7v2.builder import (
-    EXT,
-    MARITAL_STATUS,
-    RELIGION,
-    BuilderBase,
-)
+from adapters.hl7v2.builder import EXT, BuilderBase
 from adapters.hl7v2.datatypes import (
     V2_TABLE,
     Json,
@@ -21,6 +16,7 @@ from adapters.hl7v2.datatypes import (
     mapped_code,
     prune,
     resource_id,
+    table_display,
     xad,
     xpn,
     xtn,
@@ -36,6 +32,8 @@ class PatientMixin(BuilderBase):
         found = [cx(r, self.scope, self.where(seg, f)) for f in (3, 2, 4) for r in seg.reps(f)]
         identifiers = [i for i in found if i]
         identifiers += self.extra_identifiers(seg)
+        for ident in identifiers:
+            self.add_type_display(ident)
         if identifiers:
             pid = resource_id("Patient", identifiers[0]["system"], identifiers[0]["value"])
         else:
@@ -58,8 +56,8 @@ class PatientMixin(BuilderBase):
                 for lang in (self.language(r, self.where(seg, 15)) for r in seg.reps(15))
                 if lang
             ],
-            "maritalStatus": cwe(seg.rep(16), self.scope, where, MARITAL_STATUS),
-            "extension": self.patient_extensions(seg),
+            "maritalStatus": self.translated(seg.rep(16), "v2-0002-to-marital-status", "0002", self.where(seg, 16)),
+            "extension": self.patient_extensions(seg) + self.visit_importance(seg),
         }
         self.add_birth_time(patient, seg)
         self.add_deceased(patient, seg)
@@ -70,14 +68,22 @@ class PatientMixin(BuilderBase):
         self.patient = self.add(patient)
 
     def patient_addresses(self, seg: Seg) -> list[Json]:
-        """PID-11, and PID-12 county code as the district of the only address (or an address of its own)."""
-        addresses = [a for a in (xad(r, self.scope, self.where(seg, 11)) for r in seg.reps(11)) if a]
+        """PID-11, and PID-12 county code as a district (IG PID sheet).
+
+        PID-12 goes into the only address when that address has no XAD-9; otherwise (several
+        addresses, or an XAD-9 that differs) it becomes an address of its own; alone it is the
+        only address.
+        """
+        reps = seg.reps(11)
+        addresses = [a for a in (xad(r, self.scope, self.where(seg, 11)) for r in reps) if a]
         county = seg.v(12)
-        if county and not addresses:
-            addresses = [{"district": county}]
-        elif county and len(addresses) == 1 and "district" not in addresses[0] and "extension" not in addresses[0]:
+        if not county:
+            return addresses
+        if not addresses:
+            return [{"district": county}]
+        if len(reps) == 1 and not reps[0].c(9) and not reps[0].c(9, 2) and "extension" not in addresses[0]:
             addresses[0]["district"] = county
-        elif county and not any(a.get("district") == county for a in addresses):
+        elif not any(a.get("district") == county for a in addresses):
             addresses.append({"district": county})
         return addresses
 
@@ -98,28 +104,44 @@ class PatientMixin(BuilderBase):
 
     def language(self, rep: Rep, where: str) -> Json | None:
         """PID-15 (table 0296, ISO 639-2) → BCP-47 codings through ``v2-0296-to-bcp47-language``."""
-        concept = cwe(rep, self.scope, where, V2_TABLE + "0296")
+        return self.translated(rep, "v2-0296-to-bcp47-language", "0296", where)
+
+    def translated(self, rep: Rep | None, map_id: str, table: str, where: str) -> Json | None:
+        """A CWE whose codings in v2 table ``table`` (CWE-3 empty or HL7nnnn) go through ``map_id``.
+
+        A mapped coding is replaced by its target (IG vocabulary maps: religion, marital status,
+        language); an unmapped one stays a coding of the v2 table and is reported (GW-2201, information).
+        """
+        concept = cwe(rep, self.scope, where, V2_TABLE + table)
         if concept is None or self.ctx.mappings is None:
             return concept
         codings = []
         for coding in concept.get("coding", []):
             found = None
-            if coding.get("system") == V2_TABLE + "0296":
-                found = self.ctx.translate("v2-0296-to-bcp47-language", V2_TABLE + "0296", coding["code"],
-                                           expression=where, severity="information")  # fmt: skip
+            if coding.get("system") == V2_TABLE + table:
+                found = self.ctx.translate(map_id, V2_TABLE + table, coding["code"], expression=where,
+                                           severity="information")  # fmt: skip
             if found is not None and found.target:
                 coding = prune({"system": found.target_system, "version": coding.get("version"),
                                 "code": found.target, "display": found.display})  # fmt: skip
             codings.append(coding)
         return {**concept, "coding": codings}
 
+    def add_type_display(self, ident: Json) -> None:
+        """Identifier.type coding of table 0203 without a display gets the table's display (``v2-0203-display``)."""
+        for coding in ident.get("type", {}).get("coding", []):
+            if coding.get("system") == V2_TABLE + "0203" and not coding.get("display"):
+                display = table_display(self.scope, "0203", coding.get("code", ""))
+                if display:
+                    coding["display"] = display
+
     def patient_extensions(self, seg: Seg) -> list[Json]:
         where = self.where(seg)
         out: list[Json] = []
-        mother = seg.rep(6)
-        if mother is not None and mother.c(1):
-            out.append({"url": EXT + "patient-mothersMaidenName", "valueString": mother.c(1)})
-        religion = cwe(seg.rep(17), self.scope, where, RELIGION)
+        mother = self.maiden_name(seg.rep(6))
+        if mother:
+            out.append({"url": EXT + "patient-mothersMaidenName", "valueString": mother})
+        religion = self.translated(seg.rep(17), "v2-0006-to-religious-affiliation", "0006", self.where(seg, 17))
         if religion:
             out.append({"url": EXT + "patient-religion", "valueCodeableConcept": religion})
         if seg.v(23):
@@ -138,6 +160,28 @@ class PatientMixin(BuilderBase):
             out.append({"url": EXT + "patient-nationality",
                         "extension": [{"url": "code", "valueCodeableConcept": nationality}]})  # fmt: skip
         return out
+
+    @staticmethod
+    def maiden_name(rep: Rep | None) -> str:
+        """XPN[string] (IG): the name's parts joined in XPN-11 assembly order (table 0444).
+
+        ``F`` (prefix family middle given suffix) puts the family name first; otherwise (``G`` or
+        empty) the given names come first. Parts are joined with single spaces.
+        """
+        if rep is None:
+            return ""
+        family, given, middle = rep.c(1, 1), rep.c(2), rep.c(3)
+        first = [family, middle, given] if rep.c(11) == "F" else [given, middle, family]
+        return " ".join(p for p in (rep.c(5), *first, rep.c(4)) if p)
+
+    def visit_importance(self, seg: Seg) -> list[Json]:
+        """PV1-16 VIP indicator of this patient's visit → extension patient-importance (IG PV1[Patient])."""
+        later = self.segments[seg.index :]
+        visit = next((s for s in later if s.id in ("PV1", "PID")), None)
+        if visit is None or visit.id != "PV1":
+            return []
+        vip = cwe(visit.rep(16), self.scope, self.where(visit, 16))
+        return [{"url": EXT + "patient-importance", "valueCodeableConcept": vip}] if vip else []
 
     def gender(self, seg: Seg) -> str | None:
         code = seg.v(8)
@@ -160,11 +204,17 @@ class PatientMixin(BuilderBase):
             patient["deceasedBoolean"] = seg.v(30) == "Y"
 
     def seg_pd1(self, seg: Seg) -> None:
+        """PD1-4 primary care provider → generalPractitioner; PD1-14 place of worship → patient-congregation."""
         if not self.patient:
             return
+        patient = self.entries[self.patient]
         gps = [self.practitioner(r, self.where(seg, 4)) for r in seg.reps(4)]
-        self.entries[self.patient]["generalPractitioner"] = [g for g in gps if g] or None
-        self.entries[self.patient] = prune(self.entries[self.patient])
+        patient["generalPractitioner"] = [g for g in gps if g] or None
+        for rep in seg.reps(14):  # XON[string]: XON-1, else XON-10
+            name = rep.c(1) or rep.c(10)
+            if name:
+                patient.setdefault("extension", []).append({"url": EXT + "patient-congregation", "valueString": name})
+        self.entries[self.patient] = prune(patient)
 
     def seg_nk1(self, seg: Seg) -> None:
         if not self.patient:
@@ -187,21 +237,33 @@ class PatientMixin(BuilderBase):
         self.add_contact(seg, names, addresses)
 
     def add_contact(self, seg: Seg, names: list[Json | None], addresses: list[Json | None]) -> None:
-        """NK1 → Patient.contact as well (the IG maps NK1 to both RelatedPerson and contact)."""
+        """NK1 → Patient.contact (IG NK1[Patient]): NK1-5, -6 (work), -40 and -41 telecoms; NK1-7 role."""
         assert self.patient is not None
         where = self.where(seg)
         sex, _ = mapped_code(self.scope, "administrative-gender", "0001", seg.v(15), self.where(seg, 15))
+        telecom = [xtn(r, "home", self.scope, where) for r in seg.reps(5)]
+        telecom += [xtn(r, "work", self.scope, where) for r in seg.reps(6)]
+        telecom += [xtn(r, "", self.scope, self.where(seg, f)) for f in (40, 41) for r in seg.reps(f)]
         contact = prune({
             "name": next((n for n in names if n), None),
-            "relationship": [cwe(r, self.scope, where, V2_TABLE + "0131") for r in seg.reps(7)],
+            "relationship": [self.role(r, where) for r in seg.reps(7)],
             "address": next((a for a in addresses if a), None),
-            "telecom": [xtn(r, "home", self.scope, where) for r in seg.reps(5)]
-            + [xtn(r, "work", self.scope, where) for r in seg.reps(6)],
+            "telecom": telecom,
             "gender": sex,
             "period": {"start": date_only(seg.v(8), self.scope, where), "end": date_only(seg.v(9), self.scope, where)},
         })  # fmt: skip
         if contact:
             self.entries[self.patient].setdefault("contact", []).append(contact)
+
+    def role(self, rep: Rep, where: str) -> Json | None:
+        """NK1-7 contact role (table 0131); the table's display when the sender gives none."""
+        concept = cwe(rep, self.scope, where, V2_TABLE + "0131")
+        for coding in (concept or {}).get("coding", []):
+            if coding.get("system") == V2_TABLE + "0131" and not coding.get("display"):
+                display = table_display(self.scope, "0131", coding.get("code", ""))
+                if display:
+                    coding["display"] = display
+        return concept
 
     def seg_mrg(self, seg: Seg) -> None:
         """A40 merge: the retired record is a Patient that points to the surviving one (replaced-by)."""
