@@ -10,12 +10,16 @@ from adapters.hl7v2.builder import (
     positive_int,
 )
 from adapters.hl7v2.datatypes import (
+    V2_TABLE,
     Json,
+    Rep,
     Seg,
     cwe,
+    cx,
     date_only,
     dtm,
     ei,
+    identifier_system,
     lookup,
     mapped_code,
     prune,
@@ -23,6 +27,7 @@ from adapters.hl7v2.datatypes import (
     resource_id,
     table_code,
 )
+from adapters.hl7v2.order_timing import apply_tq
 from adapters.hl7v2.timing import apply_tq1
 from conformance.outcome import Issue
 
@@ -31,38 +36,52 @@ class OrderMixin(BuilderBase):
     # ------------------------------------------------------------ orders and results
 
     def seg_orc(self, seg: Seg) -> None:
+        """ORC → the order's ServiceRequest (IG ORC[ServiceRequest]); OBR, TQ1 and NTE complete it."""
         placer = ei(seg.rep(2), self.scope, self.where(seg, 2), "PLAC")
         filler = ei(seg.rep(3), self.scope, self.where(seg, 3), "FILL")
         key = placer or filler
         sid = resource_id("ServiceRequest", key["system"], key["value"]) if key else resource_id(
             "ServiceRequest", self.patient or "", f"{self.message.control_id}|ORC{seg.index}")  # fmt: skip
-        status = "active"
-        if seg.v(5):
-            code, _ = mapped_code(self.scope, "v2-0038-to-request-status", "0038", seg.v(5), self.where(seg, 5))
-            status = code or "unknown"
         group = ei(seg.rep(4), self.scope, self.where(seg, 4), "PGN")
         request: Json = {
-            "resourceType": "ServiceRequest", "id": sid, "identifier": [placer, filler, group], "status": status,
-            "intent": "order", "subject": self.subject(),
+            "resourceType": "ServiceRequest", "id": sid, "identifier": [placer, filler, group],
+            "status": self.order_status(seg), "intent": "order", "subject": self.subject(),
             "encounter": {"reference": self.encounter} if self.encounter else None,
-            "authoredOn": dtm(seg.v(9), self.scope, self.where(seg, 9)),
+            # IG: ORC-9 is the authoring time only for a new order (ORC-1 NW)
+            "authoredOn": dtm(seg.v(9), self.scope, self.where(seg, 9)) if seg.v(1) == "NW" else None,
             "requester": self.practitioner(seg.rep(12), self.where(seg, 12)),
+            "locationCode": [self.mapped_concept(seg.rep(29), "v2-0482-to-role-code", "0482", self.where(seg, 29))],
         }  # fmt: skip
+        apply_tq(request, seg.rep(7), self.scope, self.where(seg, 7))
         self.order = request
         self.report = None
         self.observation = None
+
+    def order_status(self, seg: Seg) -> str:
+        """ServiceRequest.status: ORC-5 through table 0038; when ORC-5 is empty, ORC-1 through the IG's
+        order-control map (table 0119). A code either map leaves without target gives ``unknown``."""
+        if seg.v(5):
+            code, _ = mapped_code(self.scope, "v2-0038-to-request-status", "0038", seg.v(5), self.where(seg, 5))
+            return code or "unknown"
+        if seg.v(1):
+            code, _ = mapped_code(self.scope, "v2-0119-to-request-status", "0119", seg.v(1), self.where(seg, 1),
+                                  severity="warning")  # fmt: skip
+            return code or "unknown"
+        return "unknown"
 
     def seg_obr(self, seg: Seg) -> None:
         placer = ei(seg.rep(2), self.scope, self.where(seg, 2), "PLAC")
         filler = ei(seg.rep(3), self.scope, self.where(seg, 3), "FILL")
         code = cwe(seg.rep(4), self.scope, self.where(seg, 4)) or {"text": "unknown"}
         fresh = self.order is None or self.order is self.referral
-        if not fresh and placer is None and filler is None:  # IG: ORC-2/3 stand for empty OBR-2/3
-            placer, filler = self.order_identifier("PLAC"), self.order_identifier("FILL")
-        if fresh or (placer and placer not in (self.order or {}).get("identifier", [])):
+        if fresh or not self._same_order(placer, filler):
             self._order_from_obr(placer, filler, seg)
+        else:  # IG: ORC-2/3 stand for empty OBR-2/3, OBR-2/3 for empty ORC-2/3
+            self._merge_identifiers(placer, filler)
+            placer, filler = self.order_identifier("PLAC"), self.order_identifier("FILL")
         order = self.order or {}
         order.setdefault("identifier", [])
+        self._obr_order_details(order, seg)
         order["code"] = code
         order["reasonCode"] = [c for c in (cwe(r, self.scope, self.where(seg, 31)) for r in seg.reps(31)) if c] or None
         order.setdefault("requester", self.practitioner(seg.rep(16), self.where(seg, 16)))
@@ -83,7 +102,8 @@ class OrderMixin(BuilderBase):
                                     self.where(seg, 25))  # fmt: skip
             status = target or "unknown"
         report = {
-            "resourceType": "DiagnosticReport", "id": rid, "identifier": [filler, placer],
+            "resourceType": "DiagnosticReport", "id": rid,
+            "identifier": [filler, placer, self.order_identifier("PGN")],
             "basedOn": [{"reference": order_ref}] if self.patient else [], "status": status, "code": code,
             "subject": self.subject(),
             "encounter": {"reference": self.encounter} if self.encounter else None,
@@ -101,6 +121,50 @@ class OrderMixin(BuilderBase):
                 return dict(ident)
         return None
 
+    def _same_order(self, placer: Json | None, filler: Json | None) -> bool:
+        """Whether OBR-2/3 name the ORC's order: neither contradicts the ORC's placer / filler number."""
+        for mine, type_code in ((placer, "PLAC"), (filler, "FILL")):
+            theirs = self.order_identifier(type_code)
+            if mine is not None and theirs is not None and mine["value"] != theirs["value"]:
+                return False
+        return True
+
+    def _merge_identifiers(self, placer: Json | None, filler: Json | None) -> None:
+        """OBR-2/3 added to the ORC's order when ORC-2/3 were empty."""
+        idents = (self.order or {}).setdefault("identifier", [])
+        for ident, type_code in ((placer, "PLAC"), (filler, "FILL")):
+            if ident is not None and self.order_identifier(type_code) is None:
+                idents.append(ident)
+
+    def _obr_order_details(self, order: Json, seg: Seg) -> None:
+        """OBR-53 alternate placer number, OBR-29 parent (basedOn by identifier), OBR-27 timing when the
+        ORC gave none, OBR-6 requested time when no timing is known (IG OBR[ServiceRequest])."""
+        for rep in seg.reps(53):
+            alternate = cx(rep, self.scope, self.where(seg, 53))
+            if alternate is not None:
+                alternate["type"] = {"coding": [{"system": V2_TABLE + "0203", "code": "PLAC"}]}
+                order["identifier"].append(alternate)
+        parent = self.parent_reference(seg.rep(29), self.where(seg, 29))
+        if parent is not None:
+            order.setdefault("basedOn", []).append(parent)
+        if "occurrenceTiming" not in order:
+            apply_tq(order, seg.rep(27), self.scope, self.where(seg, 27))
+        if "occurrenceTiming" not in order and seg.v(6):
+            order["occurrenceDateTime"] = dtm(seg.v(6), self.scope, self.where(seg, 6))
+
+    def parent_reference(self, rep: Rep | None, where: str) -> Json | None:
+        """EIP (.1 placer, .2 filler assigned EI, as subcomponents) → a logical Reference(ServiceRequest)."""
+        if rep is None:
+            return None
+        for part, type_code in ((1, "PLAC"), (2, "FILL")):
+            if rep.c(part, 1):
+                system = identifier_system(rep.c(part, 2), rep.c(part, 3), rep.c(part, 4), type_code, self.scope,
+                                           where)  # fmt: skip
+                ident = {"system": system, "value": rep.c(part, 1),
+                         "type": {"coding": [{"system": V2_TABLE + "0203", "code": type_code}]}}  # fmt: skip
+                return {"type": "ServiceRequest", "identifier": ident}
+        return None
+
     def _order_from_obr(self, placer: Json | None, filler: Json | None, seg: Seg) -> None:
         key = placer or filler
         sid = resource_id("ServiceRequest", key["system"], key["value"]) if key else resource_id(
@@ -112,6 +176,8 @@ class OrderMixin(BuilderBase):
     def seg_tq1(self, seg: Seg) -> None:
         if self.order is not None and self.order is not self.referral:
             apply_tq1(self.order, seg, self.scope, self.where(seg))
+            if "occurrenceTiming" in self.order:  # occurrence[x]: the timing replaces an OBR-6 time
+                self.order.pop("occurrenceDateTime", None)
             if f"ServiceRequest/{self.order['id']}" in self.entries:
                 self.entries[f"ServiceRequest/{self.order['id']}"] = self.order = prune(self.order)
 

@@ -34,10 +34,7 @@ class ResultMixin(BuilderBase):
             code = {"text": seg.v(3, 2) or "unknown"}
         parent = self.report["id"] if self.report else (self.encounter or self.patient or "")
         oid = resource_id("Observation", parent, f"{code_key(code)}|{seg.v(4)}|{seg.v(1)}|{seg.index}")
-        status = "unknown"
-        if seg.v(11):
-            target, _ = mapped_code(self.scope, "v2-0085-to-observation-status", "0085", seg.v(11), self.where(seg, 11))
-            status = target or "unknown"
+        status = self.result_status(seg.v(11), self.where(seg, 11))
         obs: Json = {
             "resourceType": "Observation", "id": oid, "status": status, "code": code,
             "identifier": [ei(seg.rep(21), self.scope, self.where(seg, 21), "FILL")],
@@ -60,6 +57,15 @@ class ResultMixin(BuilderBase):
             self.report.setdefault("result", []).append({"reference": ref})
             if self.report.get("effectiveDateTime") and not obs.get("effectiveDateTime"):
                 self.entries[ref]["effectiveDateTime"] = self.report["effectiveDateTime"]
+
+    def result_status(self, code: str, where: str) -> str:
+        """OBX-11 through ``v2-0085-to-observation-status`` (the IG table: B, I, N, O, R, S, U, V have no
+        FHIR target); an empty or unmapped status is ``unknown`` (Observation.status is 1..1), reported as a
+        warning so the result itself is still delivered."""
+        if not code:
+            return "unknown"
+        target, _ = mapped_code(self.scope, "v2-0085-to-observation-status", "0085", code, where, severity="warning")
+        return target or "unknown"
 
     def presented_form(self, seg: Seg) -> None:
         """OBX-5 of type RP (.1 pointer, .3 type, .4 subtype) or ED (.2 type, .3 subtype, .5 data) →
