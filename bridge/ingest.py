@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from bridge import outbox
 from bridge.db import get_db
 from bridge.gateway import get_gateway
-from bridge.models import Transaction, compress, decompress
+from bridge.models import Transaction, compress, decompress, new_id
 from bridge.pipeline import Pipeline, RunResult
 from conformance.outcome import Issue, Outcome
 
@@ -83,11 +83,11 @@ def ingest(
             if same is not None:
                 return _duplicate(same)
             if earlier:
-                return _store(session, pipeline, body, digest, key, run, make_response, conflict=True)
+                return _store(session, pipeline, body, digest, key, run, make_response, conflict=True)[0]
         if run.failed_step is None:
             pipeline.run_decoded(run)
         try:
-            return _store(session, pipeline, body, digest, key, run, make_response)
+            return _store(session, pipeline, body, digest, key, run, make_response)[0]
         except IntegrityError:
             session.rollback()  # a concurrent copy won the race: answer as a duplicate
     with db.session() as session:
@@ -144,12 +144,21 @@ def store_batch(items: list[Prepared]) -> list[IngestResult | Exception]:
     """Store prepared messages in one transaction; on any failure, store each alone (needs an app context).
 
     Returns, per item and in order, its :class:`IngestResult` or the exception that kept it from
-    being stored. Idempotency is checked against the store *and* the earlier items of the batch.
+    being stored. Idempotency is checked against the store *and* the earlier items of the batch:
+    one query finds the stored transactions of every key in the batch, and each item stored is
+    added to what the next items are checked against. The rows are written in one flush at commit.
     """
     if len(items) > 1:
         try:
             with get_db().session() as session:
-                results: list[IngestResult | Exception] = [_store_prepared(session, item) for item in items]
+                known = _earlier_of_batch(session, items)
+                results: list[IngestResult | Exception] = []
+                for item in items:
+                    key = (item.channel, item.key or "")
+                    result, tx = _store_checked(session, item, known.get(key, []), flush=False)
+                    if tx is not None and item.key is not None:
+                        known.setdefault(key, []).append(tx)
+                    results.append(result)
             return results
         except Exception:  # noqa: BLE001 - rolled back as a whole; retried one by one below
             log.warning("group commit of %d messages failed; storing them one by one", len(items), exc_info=True)
@@ -173,17 +182,38 @@ def _store_alone(item: Prepared) -> IngestResult | Exception:
 
 
 def _store_prepared(session: Session, item: Prepared) -> IngestResult:
+    earlier = _earlier(session, item.channel, item.key) if item.key is not None else []
+    return _store_checked(session, item, earlier, flush=True)[0]
+
+
+def _store_checked(
+    session: Session, item: Prepared, earlier: list[Transaction], *, flush: bool
+) -> tuple[IngestResult, Transaction | None]:
+    """Store ``item`` given the transactions stored before under its key; the new row, if one was added."""
     pipeline = get_gateway().pipeline(item.channel)
     if item.key is not None:
-        earlier = _earlier(session, item.channel, item.key)
         same = next((t for t in earlier if t.content_hash == item.digest), None)
         if same is not None:
-            return _duplicate(same)
+            return _duplicate(same), None
         if earlier:
             conflict_run = _decode_only(item.decoded)  # a fresh copy: a retry must not add GW-6301 twice
             return _store(session, pipeline, item.body, item.digest, item.key, conflict_run, item.make_response,
-                          conflict=True)  # fmt: skip
-    return _store(session, pipeline, item.body, item.digest, item.key, item.run, item.make_response)
+                          conflict=True, flush=flush)  # fmt: skip
+    return _store(session, pipeline, item.body, item.digest, item.key, item.run, item.make_response, flush=flush)
+
+
+def _earlier_of_batch(session: Session, items: list[Prepared]) -> dict[tuple[str, str], list[Transaction]]:
+    """The stored transactions of every (channel, key) of ``items``, in one query per channel."""
+    keys: dict[str, set[str]] = {}
+    for item in items:
+        if item.key is not None:
+            keys.setdefault(item.channel, set()).add(item.key)
+    found: dict[tuple[str, str], list[Transaction]] = {}
+    for channel, channel_keys in keys.items():
+        stmt = select(Transaction).where(Transaction.channel == channel, Transaction.idempotency_key.in_(channel_keys))
+        for tx in session.scalars(stmt):
+            found.setdefault((channel, tx.idempotency_key or ""), []).append(tx)
+    return found
 
 
 class _Pending:
@@ -298,9 +328,16 @@ def _store(
     make_response: ResponseMaker | None,
     *,
     conflict: bool = False,
-) -> IngestResult:
+    flush: bool = True,
+) -> tuple[IngestResult, Transaction]:
+    """Add the transaction row (and its outbox entry) to ``session``: one INSERT, its values all known first.
+
+    With ``flush`` the row is written at once, so a concurrent duplicate raises IntegrityError
+    here; a group commit leaves the rows of the whole group to the commit's one flush.
+    """
     channel = pipeline.channel
     tx = Transaction(
+        id=new_id(),
         channel=channel.name,
         source_format=channel.source,
         target_format=channel.target,
@@ -324,18 +361,21 @@ def _store(
     status = "conflict" if conflict else ("accepted" if run.ok else "rejected")
     tx.set_status(status, note=run.failed_step)
     tx.outcome = run.outcome.to_operation_outcome()
-    session.add(tx)
-    session.flush()  # assigns the id, raises IntegrityError on a concurrent duplicate
     if status == "accepted" and run.output is not None:
         tx.output_z = compress(run.output)
         if channel.destination != "none":
-            outbox.enqueue(session, channel.destination, run.output, pipeline.target.media_type, tx.id)
             tx.set_status("queued")
     response = make_response(run, tx.id, status) if make_response else None
     tx.response_z = compress(response)
-    session.flush()
+    session.add(tx)
+    if tx.status == "queued":
+        session.flush()  # the outbox entry refers to the transaction row: that row goes first
+        outbox.enqueue(session, channel.destination, run.output or b"", pipeline.target.media_type, tx.id)
+    if flush:
+        session.flush()  # raises IntegrityError on a concurrent duplicate
     log.info("message stored", extra={"transaction": tx.id, "channel": channel.name, "status": tx.status})
-    return IngestResult(tx.id, tx.status, run.outcome, run.output, conflict=conflict, response=response, run=run)
+    result = IngestResult(tx.id, tx.status, run.outcome, run.output, conflict=conflict, response=response, run=run)
+    return result, tx
 
 
 def _utc_iso(moment: datetime | None) -> str | None:
