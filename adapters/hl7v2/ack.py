@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from adapters.hl7v2.codec import V2Message
+from adapters.hl7v2.codec import V2Message, first_segment
 from adapters.hl7v2.escape import escape
 from bridge.errors import ConfigError
 
@@ -50,10 +50,12 @@ class Header:
 
 
 def header_of(message: V2Message) -> Header:
-    raw = lambda f: str(message.message.segment("MSH")[f]) if f < len(message.message.segment("MSH")) else ""  # noqa: E731
+    msh = first_segment(message.message, "MSH")
+    fields = [str(f) for f in msh] if msh is not None else []
+    raw = lambda f: fields[f] if f < len(fields) else ""  # noqa: E731
     return Header(
-        field_sep=str(message.message.segment("MSH")[1]),
-        encoding=str(message.message.segment("MSH")[2]),
+        field_sep=raw(1),
+        encoding=raw(2),
         sending_app=raw(3),
         sending_facility=raw(4),
         receiving_app=raw(5),
