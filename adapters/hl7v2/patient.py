@@ -23,6 +23,18 @@ from adapters.hl7v2.datatypes import (
 )
 from conformance.outcome import Issue
 
+GUARANTOR_IS_SELF = "SEL"  # GT1-11, table 0063 Relationship: the guarantor is the patient
+DISABLED_IS_PATIENT = "PT"  # DB1-2, table 0334 Disabled Person Code: the disabled person is the patient
+EMPLOYER = "E"  # table 0131 Contact Role
+
+
+def merge(resource: Json, key: str, items: list[Json | None]) -> None:
+    """Append the non-empty ``items`` that ``resource[key]`` does not hold yet."""
+    present = resource.setdefault(key, [])
+    for item in items:
+        if item and item not in present:
+            present.append(item)
+
 
 class PatientMixin(BuilderBase):
     # ------------------------------------------------------------ patient
@@ -31,9 +43,7 @@ class PatientMixin(BuilderBase):
         where = self.where(seg)
         found = [cx(r, self.scope, self.where(seg, f)) for f in (3, 2, 4) for r in seg.reps(f)]
         identifiers = [i for i in found if i]
-        identifiers += self.extra_identifiers(seg)
-        for ident in identifiers:
-            self.add_type_display(ident)
+        identifiers += self.extra_identifiers(seg) + self.own_identifiers(seg)
         if identifiers:
             pid = resource_id("Patient", identifiers[0]["system"], identifiers[0]["value"])
         else:
@@ -59,6 +69,9 @@ class PatientMixin(BuilderBase):
             "maritalStatus": self.translated(seg.rep(16), "v2-0002-to-marital-status", "0002", self.where(seg, 16)),
             "extension": self.patient_extensions(seg) + self.visit_importance(seg),
         }
+        self.add_guarantor_self(patient, seg)
+        for ident in patient["identifier"]:
+            self.add_type_display(ident)
         self.add_birth_time(patient, seg)
         self.add_deceased(patient, seg)
         if seg.v(24) in ("Y", "N"):
@@ -89,18 +102,79 @@ class PatientMixin(BuilderBase):
 
     def extra_identifiers(self, seg: Seg) -> list[Json]:
         """PID-19 (social security, type SB) and PID-20 (driver's licence, type DL)."""
-        out = []
-        for f, type_code in ((19, "SB"), (20, "DL")):
-            value = seg.v(f)
-            if value:
-                system = identifier_system(seg.v(f, 2) if f == 20 else "", "", "", type_code, self.scope,
-                                           self.where(seg, f))  # fmt: skip
-                ident = {"system": system, "value": value,
-                         "type": {"coding": [{"system": V2_TABLE + "0203", "code": type_code}]}}  # fmt: skip
-                if f == 20 and seg.v(f, 3):
-                    ident["period"] = {"end": date_only(seg.v(f, 3), self.scope, self.where(seg, f))}
-                out.append(prune(ident))
+        out = [self.social_beneficiary(seg.v(19), self.where(seg, 19))] if seg.v(19) else []
+        if seg.v(20):
+            system = identifier_system(seg.v(20, 2), "", "", "DL", self.scope, self.where(seg, 20))
+            ident = {"system": system, "value": seg.v(20),
+                     "type": {"coding": [{"system": V2_TABLE + "0203", "code": "DL"}]},
+                     "period": {"end": date_only(seg.v(20, 3), self.scope, self.where(seg, 20))}}  # fmt: skip
+            out.append(prune(ident))
         return out
+
+    def social_beneficiary(self, value: str, where: str) -> Json:
+        """A social security number (PID-19, GT1-12): type SB outside the US (IG PID sheet), configured system."""
+        system = identifier_system("", "", "", "SB", self.scope, where)
+        return {"system": system, "value": value, "type": {"coding": [{"system": V2_TABLE + "0203", "code": "SB"}]}}
+
+    def following(self, seg: Seg, ids: tuple[str, ...]) -> list[Seg]:
+        """The segments with one of ``ids`` after ``seg`` and before the next PID (this patient's)."""
+        out = []
+        for other in self.segments[seg.index :]:
+            if other.id == "PID":
+                break
+            if other.id in ids:
+                out.append(other)
+        return out
+
+    def own_identifiers(self, seg: Seg) -> list[Json]:
+        """The patient's own identifiers carried outside PID (the IG leaves IN2 and DB1 unmapped).
+
+        IN2-61 is the patient member number (assigned by the payer to the patient); DB1-3 identifies
+        the disabled person, who is the patient when DB1-2 says so (table 0334). Identifiers of other
+        people (IN2-6/8/10 belong to the insured, who need not be the patient) are not taken.
+        """
+        found = []
+        for other in self.following(seg, ("IN2", "DB1")):
+            field = 61 if other.id == "IN2" else 3
+            if other.id == "DB1" and other.v(2) != DISABLED_IS_PATIENT:
+                continue
+            found += [cx(r, self.scope, self.where(other, field)) for r in other.reps(field)]
+        return [i for i in found if i]
+
+    def add_guarantor_self(self, patient: Json, seg: Seg) -> None:
+        """A GT1 whose GT1-11 relationship is SEL (table 0063) describes the patient: its numbers
+        (GT1-2, -12, -19), name (-3), address (-5) and phones (-6 home, -7 work) are the patient's,
+        its employer (-16/-17/-18, hire dates -31/-32) and contact person (-45/-46) the patient's
+        contacts. The IG maps no GT1 field to Patient; a GT1 for someone else is left alone."""
+        for gt1 in self.following(seg, ("GT1",)):
+            if gt1.v(11) != GUARANTOR_IS_SELF:
+                continue
+            s, w = self.scope, self.where
+            idents = [cx(r, s, w(gt1, f)) for f in (2, 19) for r in gt1.reps(f)]
+            idents += [self.social_beneficiary(gt1.v(12), w(gt1, 12))] if gt1.v(12) else []
+            merge(patient, "identifier", idents)
+            merge(patient, "name", [xpn(r, s, w(gt1, 3)) for r in gt1.reps(3)])
+            merge(patient, "address", [xad(r, s, w(gt1, 5)) for r in gt1.reps(5)])
+            merge(patient, "telecom", [xtn(r, use, s, w(gt1, f)) for f, use in ((6, "home"), (7, "work"))
+                                       for r in gt1.reps(f)])  # fmt: skip
+            merge(patient, "contact", [self.guarantor_employer(gt1), self.guarantor_contact_person(gt1)])
+
+    def guarantor_employer(self, gt1: Seg) -> Json:
+        s, w = self.scope, self.where
+        name, address = gt1.rep(16), gt1.rep(17)
+        role = {"system": V2_TABLE + "0131", "code": EMPLOYER, "display": table_display(s, "0131", EMPLOYER)}
+        return prune({
+            "name": xpn(name, s, w(gt1, 16)) if name else None,
+            "address": xad(address, s, w(gt1, 17)) if address else None,
+            "telecom": [xtn(r, "", s, w(gt1, 18)) for r in gt1.reps(18)],
+            "relationship": [{"coding": [role]}] if name else [],
+            "period": {"start": date_only(gt1.v(31), s, w(gt1, 31)), "end": date_only(gt1.v(32), s, w(gt1, 32))},
+        })  # fmt: skip
+
+    def guarantor_contact_person(self, gt1: Seg) -> Json:
+        s, w, name = self.scope, self.where, gt1.rep(45)
+        return prune({"name": xpn(name, s, w(gt1, 45)) if name else None,
+                      "telecom": [xtn(r, "", s, w(gt1, 46)) for r in gt1.reps(46)]})  # fmt: skip
 
     def language(self, rep: Rep, where: str) -> Json | None:
         """PID-15 (table 0296, ISO 639-2) → BCP-47 codings through ``v2-0296-to-bcp47-language``."""

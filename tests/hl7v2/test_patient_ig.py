@@ -103,3 +103,45 @@ def test_county_code_beside_an_address_with_its_own_xad_9_is_an_address_of_its_o
     assert found["address"][1] == {"district": "3171"}
     alone, _ = patient(pid(f11="Jl. A^^Kota^^^ID^H", f12="3171"))
     assert alone["address"] == [{"use": "home", "line": ["Jl. A"], "city": "Kota", "country": "ID", "district": "3171"}]
+
+
+def test_patients_own_identifiers_from_in2_61_and_db1_3() -> None:
+    in1 = "IN1|1|BPJS^JKN|0001^^^BPJS^NIIP|BPJS Kesehatan\r"
+    in2 = "IN2|" + "|" * 60 + "0001234567890^^^BPJS^MB\r"
+    db1 = "DB1|1|PT|DIS-77^^^DINSOS^PN|Y\r"
+    found, _ = patient(pid() + in1 + in2 + db1 + "DB1|2|GT|DIS-99^^^DINSOS^PN|Y\r")
+    values = {i["value"]: i["type"]["coding"][0].get("display") for i in found["identifier"]}
+    assert values == {"RM1": "Medical record number", "0001234567890": "Member Number", "DIS-77": "Person number"}
+
+
+def test_in2_identifiers_of_the_insured_are_not_the_patients() -> None:
+    in2 = "IN2|1|||||MC-1|||||MI-1\r"  # IN2-6 Medicare, IN2-10 military id: the insured's, maybe not the patient
+    found, _ = patient(pid() + "IN1|1|P1\r" + in2)
+    assert [i["value"] for i in found["identifier"]] == ["RM1"]
+
+
+def gt1(relationship: str) -> str:
+    fields = {2: "G-77^^^RSUD^MR", 3: "SANTOSO^BUDI~SANTOSO^B", 5: "Jl. Mawar 2^^Bandung^^^ID", 6: "0812999^PRN^CP",
+              7: "0227777^WPN^PH", 11: relationship, 12: "3273000000000002", 16: "PT MAJU JAYA",
+              17: "Jl. Industri 5^^Bandung", 18: "0226666^WPN^PH", 31: "20200101", 45: "SANTOSO^RINA",
+              46: "0813111^PRN^CP"}  # fmt: skip
+    return "|".join(["GT1"] + [fields.get(i, "") for i in range(1, 47)]) + "\r"
+
+
+def test_guarantor_who_is_the_patient_adds_the_patients_own_data() -> None:
+    found, _ = patient(pid() + gt1("SEL^Self^HL70063"))
+    assert [i["value"] for i in found["identifier"]] == ["RM1", "G-77", "3273000000000002"]
+    assert [n.get("given") for n in found["name"]] == [["BUDI"], ["B"]]  # the same SANTOSO^BUDI only once
+    assert found["address"][0]["city"] == "Bandung"
+    assert [(t["value"], t["use"]) for t in found["telecom"]] == [("0812999", "home"), ("0227777", "work")]
+    employer, person = found["contact"]
+    assert employer["name"] == {"family": "PT MAJU JAYA"} and employer["period"] == {"start": "2020-01-01"}
+    assert employer["relationship"][0]["coding"] == [{"system": V2 + "0131", "code": "E", "display": "Employer"}]
+    assert person == {"name": {"family": "SANTOSO", "given": ["RINA"]}, "telecom": [{"system": "phone",
+                      "value": "0813111", "use": "home"}]}  # fmt: skip
+
+
+def test_guarantor_who_is_someone_else_adds_nothing_to_the_patient() -> None:
+    found, _ = patient(pid() + gt1("FTH^Father^HL70063"))
+    assert [i["value"] for i in found["identifier"]] == ["RM1"]
+    assert "contact" not in found and "address" not in found and len(found["name"]) == 1
