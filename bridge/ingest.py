@@ -106,6 +106,9 @@ class Prepared:
     run: RunResult
     decoded: RunResult  # the run as it stood after decoding: what a conflict stores
     make_response: ResponseMaker | None = field(default=None, repr=False)
+    # the payloads as stored (zlib), compressed by prepare(): CPU work kept out of the single writer
+    raw_z: bytes | None = field(default=None, repr=False)
+    output_z: bytes | None = field(default=None, repr=False)
 
 
 def prepare(
@@ -118,7 +121,8 @@ def prepare(
     """Decode ``body`` and run the rest of the pipeline, touching no database (needs an app context).
 
     The pipeline runs before the duplicate check (that needs the store), so a retransmission costs
-    one wasted run; in exchange the write transaction holds no CPU-heavy work.
+    one wasted run; in exchange the write transaction holds no CPU-heavy work (the payloads are
+    compressed here too).
     """
     pipeline = get_gateway().pipeline(channel_name)
     run = RunResult(Outcome())
@@ -127,7 +131,8 @@ def prepare(
     if run.failed_step is None:
         pipeline.run_decoded(run)
     key = idempotency_key or run.idempotency_key
-    return Prepared(channel_name, body, content_hash(body), key, run, decoded, make_response)
+    return Prepared(channel_name, body, content_hash(body), key, run, decoded, make_response,
+                    raw_z=compress(body), output_z=compress(run.output) if run.ok else None)  # fmt: skip
 
 
 def _decode_only(run: RunResult) -> RunResult:
@@ -198,8 +203,9 @@ def _store_checked(
         if earlier:
             conflict_run = _decode_only(item.decoded)  # a fresh copy: a retry must not add GW-6301 twice
             return _store(session, pipeline, item.body, item.digest, item.key, conflict_run, item.make_response,
-                          conflict=True, flush=flush)  # fmt: skip
-    return _store(session, pipeline, item.body, item.digest, item.key, item.run, item.make_response, flush=flush)
+                          conflict=True, flush=flush, raw_z=item.raw_z)  # fmt: skip
+    return _store(session, pipeline, item.body, item.digest, item.key, item.run, item.make_response, flush=flush,
+                  raw_z=item.raw_z, output_z=item.output_z)  # fmt: skip
 
 
 def _earlier_of_batch(session: Session, items: list[Prepared]) -> dict[tuple[str, str], list[Transaction]]:
@@ -329,11 +335,14 @@ def _store(
     *,
     conflict: bool = False,
     flush: bool = True,
+    raw_z: bytes | None = None,
+    output_z: bytes | None = None,
 ) -> tuple[IngestResult, Transaction]:
     """Add the transaction row (and its outbox entry) to ``session``: one INSERT, its values all known first.
 
     With ``flush`` the row is written at once, so a concurrent duplicate raises IntegrityError
     here; a group commit leaves the rows of the whole group to the commit's one flush.
+    ``raw_z`` / ``output_z`` are ``body`` / ``run.output`` already compressed, when known.
     """
     channel = pipeline.channel
     tx = Transaction(
@@ -343,7 +352,7 @@ def _store(
         target_format=channel.target,
         idempotency_key=key,
         content_hash=digest,
-        raw_z=compress(body),
+        raw_z=raw_z if raw_z is not None else compress(body),
         mappings_used=run.used_mappings,
         timings_ms=run.timings_ms,
         status_history=[],
@@ -362,7 +371,7 @@ def _store(
     tx.set_status(status, note=run.failed_step)
     tx.outcome = run.outcome.to_operation_outcome()
     if status == "accepted" and run.output is not None:
-        tx.output_z = compress(run.output)
+        tx.output_z = output_z if output_z is not None else compress(run.output)
         if channel.destination != "none":
             tx.set_status("queued")
     response = make_response(run, tx.id, status) if make_response else None
