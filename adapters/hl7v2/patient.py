@@ -176,7 +176,7 @@ class PatientMixin(BuilderBase):
         return prune({"name": xpn(name, s, w(gt1, 45)) if name else None,
                       "telecom": [xtn(r, "", s, w(gt1, 46)) for r in gt1.reps(46)]})  # fmt: skip
 
-    def language(self, rep: Rep, where: str) -> Json | None:
+    def language(self, rep: Rep | None, where: str) -> Json | None:
         """PID-15 (table 0296, ISO 639-2) → BCP-47 codings through ``v2-0296-to-bcp47-language``."""
         return self.translated(rep, "v2-0296-to-bcp47-language", "0296", where)
 
@@ -296,19 +296,38 @@ class PatientMixin(BuilderBase):
         where = self.where(seg)
         names = [xpn(r, self.scope, where) for r in seg.reps(2)]
         addresses = [xad(r, self.scope, self.where(seg, 4)) for r in seg.reps(4)]
+        self.add(self.related_person(seg, names, addresses))
+        self.add_contact(seg, names, addresses)
+
+    def related_person(self, seg: Seg, names: list[Json | None], addresses: list[Json | None]) -> Json:
+        """NK1 → RelatedPerson (IG NK1[RelatedPerson]): NK1-3 through the IG Relationship map, NK1-7 role,
+        NK1-12/-33/-37 identifiers, NK1-30..32 contact person's name, phone and address, NK1-20 language."""
+        assert self.patient is not None
+        s, w = self.scope, self.where
         key = f"{self.patient}|{seg.v(1)}|{seg.v(2)}|{seg.v(2, 2)}"
-        person = {
+        idents = [cx(r, s, w(seg, f)) for f in (12, 33) for r in seg.reps(f)]
+        idents += [self.social_beneficiary(seg.v(37), w(seg, 37))] if seg.v(37) else []
+        for ident in (i for i in idents if i):
+            self.add_type_display(ident)
+        language = self.language(seg.rep(20), w(seg, 20))
+        sex, _ = mapped_code(s, "administrative-gender", "0001", seg.v(15), w(seg, 15))
+        return {
             "resourceType": "RelatedPerson",
             "id": resource_id("RelatedPerson", self.patient, key),
             "patient": self.subject(),
-            "name": names,
-            "relationship": [cwe(r, self.scope, where, V2_TABLE + "0063") for r in seg.reps(3)],
-            "address": addresses,
-            "telecom": [xtn(r, "home", self.scope, where) for r in seg.reps(5)]
-            + [xtn(r, "work", self.scope, where) for r in seg.reps(6)],
+            "identifier": idents,
+            "name": names + [xpn(r, s, w(seg, 30)) for r in seg.reps(30)],
+            "relationship": [self.translated(r, "v2-0063-to-relationship", "0063", w(seg, 3)) for r in seg.reps(3)]
+            + [self.role(r, w(seg, 7)) for r in seg.reps(7)],
+            "address": addresses + [xad(r, s, w(seg, 32)) for r in seg.reps(32)],
+            "telecom": [xtn(r, "home", s, w(seg, 5)) for r in seg.reps(5)]
+            + [xtn(r, "work", s, w(seg, 6)) for r in seg.reps(6)]
+            + [xtn(r, "", s, w(seg, f)) for f in (31, 40, 41) for r in seg.reps(f)],
+            "gender": sex,
+            "birthDate": date_only(seg.v(16), s, w(seg, 16)),
+            "period": {"start": date_only(seg.v(8), s, w(seg, 8)), "end": date_only(seg.v(9), s, w(seg, 9))},
+            "communication": [{"language": language}] if language else [],
         }
-        self.add(person)
-        self.add_contact(seg, names, addresses)
 
     def add_contact(self, seg: Seg, names: list[Json | None], addresses: list[Json | None]) -> None:
         """NK1 → Patient.contact (IG NK1[Patient]): NK1-5, -6 (work), -40 and -41 telecoms; NK1-7 role."""

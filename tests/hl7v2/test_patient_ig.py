@@ -145,3 +145,24 @@ def test_guarantor_who_is_someone_else_adds_nothing_to_the_patient() -> None:
     found, _ = patient(pid() + gt1("FTH^Father^HL70063"))
     assert [i["value"] for i in found["identifier"]] == ["RM1"]
     assert "contact" not in found and "address" not in found and len(found["name"]) == 1
+
+
+def test_nk1_related_person_follows_the_ig_relationship_map_and_fields() -> None:
+    nk1 = ("NK1|1|WATI^SRI|SPO^Istri^HL70063||0812111^PRN^CP||C|20200101||||NIK-9^^^NIK^NNIDN|||F|19820304||||"
+           "ind^Indonesian^HL70296" + "|" * 10 + "WATI^DEWI|0815222^PRN^CP|Jl. Melati 3^^Bogor\r")  # fmt: skip
+    bundle, _ = convert(MSH + pid() + nk1)
+    person = first(bundle, "RelatedPerson")
+    assert person["relationship"][0]["coding"] == [
+        {"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "SPS", "display": "spouse"}
+    ]
+    assert person["relationship"][1]["coding"][0]["display"] == "Emergency Contact"  # NK1-7, table 0131
+    assert [n["given"] for n in person["name"]] == [["SRI"], ["DEWI"]]  # NK1-2, NK1-30
+    assert person["identifier"][0]["value"] == "NIK-9"  # NK1-12
+    assert (person["gender"], person["birthDate"], person["period"]) == (
+        "female",
+        "1982-03-04",
+        {"start": "2020-01-01"},
+    )
+    assert person["communication"][0]["language"]["coding"][0]["code"] == "id"
+    assert [a["city"] for a in person["address"]] == ["Bogor"]  # NK1-32
+    assert [t["value"] for t in person["telecom"]] == ["0812111", "0815222"]  # NK1-5, NK1-31
