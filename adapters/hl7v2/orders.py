@@ -31,6 +31,10 @@ from adapters.hl7v2.order_timing import apply_tq
 from adapters.hl7v2.timing import apply_tq1
 from conformance.outcome import Issue
 
+#: MSH-9.1 of the order messages whose OBR is a request only (the IG's ORM_O01 and OML_O21 maps make no
+#: DiagnosticReport; their OBX are the order's supporting information)
+ORDER_MESSAGES = frozenset({"ORM", "OML"})
+
 
 class OrderMixin(BuilderBase):
     # ------------------------------------------------------------ orders and results
@@ -93,6 +97,17 @@ class OrderMixin(BuilderBase):
         else:
             self.ctx.report(Issue("warning", "required", "no PID before the order: ServiceRequest (subject 1..1) "
                                   "not produced", location=(self.where(seg),), message_id="GW-1347"))  # fmt: skip
+        self.observation = None
+        if self.order_message():  # IG ORM_O01 / OML_O21: the OBR details the order; no report yet
+            self.report = None
+            return
+        self._report_from_obr(seg, placer, filler, code, order_ref)
+
+    def order_message(self) -> bool:
+        """An order message (ORM, OML): its OBR is a request, its OBX supporting information (IG message maps)."""
+        return self.message.get("MSH-9.1") in ORDER_MESSAGES
+
+    def _report_from_obr(self, seg: Seg, placer: Json | None, filler: Json | None, code: Json, order_ref: str) -> None:
         key = filler or placer
         rid = resource_id("DiagnosticReport", key["system"], key["value"]) if key else resource_id(
             "DiagnosticReport", order_ref, str(seg.index))  # fmt: skip
@@ -113,7 +128,6 @@ class OrderMixin(BuilderBase):
         }  # fmt: skip
         self.add(report)
         self.report = self.entries[f"DiagnosticReport/{rid}"]
-        self.observation = None
 
     def order_identifier(self, type_code: str) -> Json | None:
         for ident in (self.order or {}).get("identifier") or []:

@@ -50,9 +50,10 @@ class ResultMixin(BuilderBase):
         if self.report is None and self.patient is None:
             obs.pop("subject")
         self.observation_value(obs, seg)
-        self.presented_form(seg)
+        self.presented_form(seg, obs)
         ref = self.add(obs)
         self.observation = self.entries[ref]
+        self.supporting_info(ref)
         if self.report is not None:
             self.report.setdefault("result", []).append({"reference": ref})
             if self.report.get("effectiveDateTime") and not obs.get("effectiveDateTime"):
@@ -67,12 +68,42 @@ class ResultMixin(BuilderBase):
         target, _ = mapped_code(self.scope, "v2-0085-to-observation-status", "0085", code, where, severity="warning")
         return target or "unknown"
 
-    def presented_form(self, seg: Seg) -> None:
+    def supporting_info(self, ref: str) -> None:
+        """In an order message (no report), an OBX is the order's ServiceRequest.supportingInfo (IG ORM_O01)."""
+        order = self.order
+        if self.report is None and order is not None and order is not self.referral:
+            if self.entries.get(f"ServiceRequest/{order['id']}") is order:
+                order.setdefault("supportingInfo", []).append({"reference": ref})
+
+    def presented_form(self, seg: Seg, obs: Json) -> None:
         """OBX-5 of type RP (.1 pointer, .3 type, .4 subtype) or ED (.2 type, .3 subtype, .5 data) →
-        DiagnosticReport.presentedForm (MIME type through ``v2-0191-to-mime-type``)."""
+        DiagnosticReport.presentedForm (MIME type through ``v2-0191-to-mime-type``): of the OBR's report,
+        or, with no report (an order message, an OBX before any OBR), of a report of its own."""
         rep, kind = seg.rep(5), seg.v(2)
-        if self.report is None or rep is None or kind not in ("RP", "ED"):
+        if rep is None or kind not in ("RP", "ED"):
             return
+        attachment = self.attachment(rep, kind, seg)
+        if not attachment:
+            return
+        if self.report is not None:
+            self.report.setdefault("presentedForm", []).append(attachment)
+        elif self.patient and ("url" in attachment or "data" in attachment):
+            self.add(self.attachment_report(obs, attachment))
+
+    def attachment_report(self, obs: Json, attachment: Json) -> Json:
+        """A DiagnosticReport carrying one OBX attachment: the OBX code, time and identifier; its status is
+        ``unknown`` (OBX-11 is a result status of table 0085, not a report status of table 0123)."""
+        order = self.order if self.order is not None and self.order is not self.referral else None
+        based_on = f"ServiceRequest/{order['id']}" if order is not None else None
+        return {
+            "resourceType": "DiagnosticReport", "id": resource_id("DiagnosticReport", str(obs["id"]), "presentedForm"),
+            "identifier": obs.get("identifier"), "status": "unknown", "code": obs["code"], "subject": self.subject(),
+            "basedOn": [{"reference": based_on}] if based_on and based_on in self.entries else None,
+            "encounter": {"reference": self.encounter} if self.encounter else None,
+            "effectiveDateTime": obs.get("effectiveDateTime"), "presentedForm": [attachment],
+        }  # fmt: skip
+
+    def attachment(self, rep: Rep, kind: str, seg: Seg) -> Json:
         main, sub = (rep.c(3), rep.c(4)) if kind == "RP" else (rep.c(2), rep.c(3))
         if main and main.lower() not in MIME_TOP_LEVEL:
             main = lookup(self.scope, "v2-0191-to-mime-type", "0191", main, self.where(seg, 5)) or ""
@@ -85,9 +116,7 @@ class ResultMixin(BuilderBase):
                 attachment["data"] = data
             else:
                 self.scope.warn("OBX-5.5 is not Base64 data; left out", self.where(seg, 5), "GW-1344")
-        attachment = prune(attachment)
-        if attachment:
-            self.report.setdefault("presentedForm", []).append(attachment)
+        return prune(attachment)  # type: ignore[no-any-return]
 
     def interpretation(self, rep: Rep, where: str) -> Json | None:
         """OBX-8 through v2-0078-to-observation-interpretation (v3 system, table display)."""

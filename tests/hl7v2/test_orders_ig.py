@@ -137,3 +137,38 @@ def test_result_status_follows_the_ig_table_0085() -> None:
         got, ctx = status(unmapped)
         assert got == "unknown" and ctx.outcome.ok, unmapped
         assert any(i.message_id == "GW-2201" and i.severity == "warning" for i in ctx.outcome.issues)
+
+
+def test_an_order_message_makes_no_report_and_its_obx_supports_the_order() -> None:
+    obx = "OBX|1|NM|8867-4^Heart rate^LN||72|/min^^UCUM|||||F\r"
+    bundle, _ = oru(orc(), obr(), obx, event="ORM^O01^ORM_O01")
+    assert resources(bundle, "DiagnosticReport") == []
+    observation = first(bundle, "Observation")
+    supporting = first(bundle, "ServiceRequest")["supportingInfo"]
+    assert supporting == [{"reference": f"Observation/{observation['id']}"}]
+
+
+def test_a_referenced_document_without_a_report_gets_a_report_of_its_own() -> None:
+    obx = (
+        "OBX|1|RP|11502-2^Lab report^LN||https://lab.example/r/1^^image^PNG||||||F|||20240101090000+0700|||||||R1^LAB\r"
+    )
+    bundle, _ = oru(orc(), obr(), obx, event="OML^O21^OML_O21")
+    (report,) = resources(bundle, "DiagnosticReport")
+    assert report["presentedForm"] == [{"contentType": "image/png", "url": "https://lab.example/r/1"}]
+    assert report["status"] == "unknown" and report["code"]["coding"][0]["code"] == "11502-2"
+    assert report["identifier"][0]["value"] == "R1" and report["effectiveDateTime"] == "2024-01-01T09:00:00+07:00"
+    assert report["basedOn"] == [{"reference": f"ServiceRequest/{first(bundle, 'ServiceRequest')['id']}"}]
+
+
+def test_a_referenced_document_under_a_result_obr_is_that_reports_presented_form() -> None:
+    obx = "OBX|1|RP|11502-2^Lab report^LN||https://lab.example/r/1^^image^PNG||||||F\r"
+    bundle, _ = oru(orc(), obr(), obx)
+    (report,) = resources(bundle, "DiagnosticReport")
+    assert report["presentedForm"] == [{"contentType": "image/png", "url": "https://lab.example/r/1"}]
+    assert report["code"]["coding"][0]["code"] == "24331-1"
+
+
+def test_an_empty_embedded_document_makes_no_report() -> None:
+    obx = "OBX|1|ED|11502-2^Lab report^LN||App5^TEXT^PLAIN^Base64|\r"
+    bundle, _ = oru(orc(), obx)
+    assert resources(bundle, "DiagnosticReport") == []
