@@ -140,10 +140,10 @@ def component(node: object, c: int, s: int = 1) -> str:
         return node if (c, s) == (1, 1) else ""
     if isinstance(node, hl7.Field):
         return _flatten(node) if (c, s) == (1, 1) else ""
-    comps = list(node)  # type: ignore[call-overload]
+    comps = node if isinstance(node, list) else list(node)  # type: ignore[call-overload]
     if c > len(comps):
         return ""
-    comp = comps[c - 1]
+    comp = list.__getitem__(comps, c - 1)  # python-hl7's own __getitem__ only adds slice handling
     if isinstance(comp, str):
         return comp if s == 1 else ""
     if s > len(comp):
@@ -170,8 +170,8 @@ def _flatten(node: object) -> str:
     while isinstance(node, list):
         if not node:
             return ""
-        node = node[0]
-    return str(node)
+        node = list.__getitem__(node, 0)
+    return node if type(node) is str else str(node)
 
 
 def unescape_text(value: str, esc: str, separators: str) -> str:
