@@ -44,7 +44,10 @@ class Rep:
         return unescape_text(component(self.node, c, s), self.esc, self.separators).strip()
 
     def empty(self) -> bool:
-        return not any(self.c(i) for i in range(1, 30))
+        """No text in components 1–29 (a component past the end of the node is empty: not read)."""
+        node = self.node
+        count = len(node) if isinstance(node, list) and not isinstance(node, hl7.Field) else 1
+        return not any(self.c(i) for i in range(1, min(count, 29) + 1))
 
 
 class Seg:
@@ -102,13 +105,21 @@ def resource_id(resource_type: str, system: str, value: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{resource_type}|{system}|{value}"))
 
 
+_EMPTY: tuple[Any, ...] = ("", None, [], {})
+
+
 def prune(obj: Any) -> Any:
     """Drop empty strings, lists and dicts recursively."""
     if isinstance(obj, dict):
-        out = {k: prune(v) for k, v in obj.items()}
-        return {k: v for k, v in out.items() if v not in ("", None, [], {})}
+        out = {}
+        for k, v in obj.items():
+            if isinstance(v, dict | list):
+                v = prune(v)
+            if v not in _EMPTY:
+                out[k] = v
+        return out
     if isinstance(obj, list):
-        return [x for x in (prune(v) for v in obj) if x not in ("", None, [], {})]
+        return [x for x in (prune(v) if isinstance(v, dict | list) else v for v in obj) if x not in _EMPTY]
     return obj
 
 
