@@ -1,4 +1,9 @@
-"""PID, PD1, NK1 and MRG → Patient (v2-to-FHIR IG segment maps)."""
+"""PID, PD1, NK1 and MRG → Patient and RelatedPerson (v2-to-FHIR IG segment maps).
+
+Besides its own segments, a Patient takes the IG PV1[Patient] field (PV1-16 VIP indicator) and
+the patient's own data that other segments of the same patient carry (IN2-61, DB1-3 of a disabled
+patient, a GT1 whose guarantor is the patient); these are read ahead from ``seg_pid``.
+"""
 
 from __future__ import annotations
 
@@ -250,11 +255,8 @@ class PatientMixin(BuilderBase):
 
     def visit_importance(self, seg: Seg) -> list[Json]:
         """PV1-16 VIP indicator of this patient's visit → extension patient-importance (IG PV1[Patient])."""
-        later = self.segments[seg.index :]
-        visit = next((s for s in later if s.id in ("PV1", "PID")), None)
-        if visit is None or visit.id != "PV1":
-            return []
-        vip = cwe(visit.rep(16), self.scope, self.where(visit, 16))
+        visit = next(iter(self.following(seg, ("PV1",))), None)
+        vip = cwe(visit.rep(16), self.scope, self.where(visit, 16)) if visit else None
         return [{"url": EXT + "patient-importance", "valueCodeableConcept": vip}] if vip else []
 
     def gender(self, seg: Seg) -> str | None:
@@ -296,10 +298,11 @@ class PatientMixin(BuilderBase):
         where = self.where(seg)
         names = [xpn(r, self.scope, where) for r in seg.reps(2)]
         addresses = [xad(r, self.scope, self.where(seg, 4)) for r in seg.reps(4)]
-        self.add(self.related_person(seg, names, addresses))
-        self.add_contact(seg, names, addresses)
+        sex, _ = mapped_code(self.scope, "administrative-gender", "0001", seg.v(15), self.where(seg, 15))
+        self.add(self.related_person(seg, names, addresses, sex))
+        self.add_contact(seg, names, addresses, sex)
 
-    def related_person(self, seg: Seg, names: list[Json | None], addresses: list[Json | None]) -> Json:
+    def related_person(self, seg: Seg, names: list[Json | None], addresses: list[Json | None], sex: str | None) -> Json:
         """NK1 → RelatedPerson (IG NK1[RelatedPerson]): NK1-3 through the IG Relationship map, NK1-7 role,
         NK1-12/-33/-37 identifiers, NK1-30..32 contact person's name, phone and address, NK1-20 language."""
         assert self.patient is not None
@@ -310,7 +313,6 @@ class PatientMixin(BuilderBase):
         for ident in (i for i in idents if i):
             self.add_type_display(ident)
         language = self.language(seg.rep(20), w(seg, 20))
-        sex, _ = mapped_code(s, "administrative-gender", "0001", seg.v(15), w(seg, 15))
         return {
             "resourceType": "RelatedPerson",
             "id": resource_id("RelatedPerson", self.patient, key),
@@ -329,11 +331,10 @@ class PatientMixin(BuilderBase):
             "communication": [{"language": language}] if language else [],
         }
 
-    def add_contact(self, seg: Seg, names: list[Json | None], addresses: list[Json | None]) -> None:
+    def add_contact(self, seg: Seg, names: list[Json | None], addresses: list[Json | None], sex: str | None) -> None:
         """NK1 → Patient.contact (IG NK1[Patient]): NK1-5, -6 (work), -40 and -41 telecoms; NK1-7 role."""
         assert self.patient is not None
         where = self.where(seg)
-        sex, _ = mapped_code(self.scope, "administrative-gender", "0001", seg.v(15), self.where(seg, 15))
         telecom = [xtn(r, "home", self.scope, where) for r in seg.reps(5)]
         telecom += [xtn(r, "work", self.scope, where) for r in seg.reps(6)]
         telecom += [xtn(r, "", self.scope, self.where(seg, f)) for f in (40, 41) for r in seg.reps(f)]
