@@ -166,3 +166,8 @@ def test_nk1_related_person_follows_the_ig_relationship_map_and_fields() -> None
     assert person["communication"][0]["language"]["coding"][0]["code"] == "id"
     assert [a["city"] for a in person["address"]] == ["Bogor"]  # NK1-32
     assert [t["value"] for t in person["telecom"]] == ["0812111", "0815222"]  # NK1-5, NK1-31
+
+
+def test_unmapped_nk1_sex_is_reported_once() -> None:
+    _, issues = patient(pid() + "NK1|1|WATI^SRI|SPO||||||||||||Q\r")
+    assert [i.expression for i in issues if i.message_id == "GW-2201"] == [("NK1[1]-15",)]
