@@ -1,8 +1,9 @@
 """TQ1 (timing/quantity) → the current order's ``occurrenceTiming``, quantity, priority (v2-to-FHIR IG).
 
 Durations, periods and offsets keep the sender's unit only when it is one of FHIR's units of time
-(the required ``units-of-time`` value set, compared case-insensitively); any other unit leaves
-that element out with a warning, so an invalid Timing is never produced.
+(the required ``units-of-time`` value set, compared case-insensitively) or a written form of one
+that the versioned map ``v2-time-unit-to-units-of-time`` knows (``hr`` → ``h``); any other unit
+leaves that element out with a warning, so an invalid Timing is never produced.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ EVENT_TIMING = frozenset(
     "AC ACM ACD ACV PC PCM PCD PCV".split()
 )
 SECONDS = {"s": 1, "min": 60, "h": 3600, "d": 86400}
+TIME_UNIT_MAP = "v2-time-unit-to-units-of-time"
 
 
 def time_unit(text: str, scope: Scope, where: str) -> str | None:
@@ -25,8 +27,21 @@ def time_unit(text: str, scope: Scope, where: str) -> str | None:
         return None
     if unit in UNITS_OF_TIME or unit.lower() in UNITS_OF_TIME:
         return unit if unit in UNITS_OF_TIME else unit.lower()
+    synonym = unit_synonym(unit.lower(), scope)
+    if synonym in UNITS_OF_TIME:
+        return synonym
     scope.warn(f"time unit {unit!r} is not a FHIR unit of time (s, min, h, d, wk, mo, a); left out", where, "GW-1344")
     return None
+
+
+def unit_synonym(unit: str, scope: Scope) -> str | None:
+    """A written time unit (``hr``, ``days``) → its units-of-time code through ``v2-time-unit-to-units-of-time``."""
+    registry = scope.ctx.mappings
+    if registry is None or TIME_UNIT_MAP not in registry:
+        return None
+    cmap = registry.get(TIME_UNIT_MAP, scope.ctx.pins.get(TIME_UNIT_MAP))
+    scope.ctx.used_mappings[cmap.map_id] = {"version": cmap.version, "digest": cmap.digest}
+    return cmap.translate(None, unit).target
 
 
 def number(text: str) -> int | float | None:

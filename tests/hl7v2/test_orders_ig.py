@@ -172,3 +172,17 @@ def test_an_empty_embedded_document_makes_no_report() -> None:
     obx = "OBX|1|ED|11502-2^Lab report^LN||App5^TEXT^PLAIN^Base64|\r"
     bundle, _ = oru(orc(), obx)
     assert resources(bundle, "DiagnosticReport") == []
+
+
+def test_a_written_time_unit_goes_through_the_versioned_unit_map() -> None:
+    tq1 = "TQ1|1||^^^^^^^^1^hr&Hour&ANS+||||||||||2^hr|5\r"
+    bundle, ctx = oru(orc(), obr(), tq1)
+    repeat = first(bundle, "ServiceRequest")["occurrenceTiming"]["repeat"]
+    assert repeat["duration"] == 2 and repeat["durationUnit"] == "h" and repeat["offset"] == 60
+    assert "v2-time-unit-to-units-of-time" in ctx.used_mappings
+
+
+def test_an_unknown_time_unit_is_still_left_out_with_a_warning() -> None:
+    bundle, ctx = oru(orc(), obr(), "TQ1|1||||||||||||2^fortnight|5\r")
+    assert "duration" not in first(bundle, "ServiceRequest")["occurrenceTiming"]["repeat"]
+    assert any("fortnight" in i.message for i in ctx.outcome.issues)
