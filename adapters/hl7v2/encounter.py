@@ -35,6 +35,8 @@ from adapters.hl7v2.datatypes import (
     table_display,
 )
 
+R5_ENCOUNTER = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter."
+
 
 class EncounterMixin(BuilderBase):
     def __init__(self, message: V2Message, ctx: MapContext) -> None:
@@ -172,6 +174,10 @@ class EncounterMixin(BuilderBase):
             if ref:
                 kind = {"coding": [{"system": PARTICIPATION, "code": "REF"}], "text": "referrer"}
                 encounter.setdefault("participant", []).append({"type": [kind], "individual": ref})
+        for f, element in ((8, "plannedStartDate"), (9, "plannedEndDate")):  # IG: R5 cross-version extensions
+            planned = dtm(seg.v(f), self.scope, self.where(seg, f))
+            if planned:
+                encounter.setdefault("extension", []).append({"url": R5_ENCOUNTER + element, "valueDateTime": planned})
         days = positive_int(seg.v(11))
         if days:
             encounter["length"] = {"value": days, "unit": "d", "system": UCUM, "code": "d"}

@@ -108,3 +108,11 @@ def test_display_maps_map_each_code_to_itself(table: str) -> None:
     for element in group["element"]:
         (target,) = element["target"]
         assert target == {"code": element["code"], "display": element["display"], "equivalence": "equal"}
+
+
+def test_expected_admit_and_discharge_become_planned_date_extensions() -> None:
+    fields = ["PV2"] + [""] * 7 + ["20240101080000+0700", "20240105"]
+    encounter, _ = encounter_of(pv1(), "|".join(fields) + "\r")
+    extensions = {e["url"].rsplit(".", 1)[1]: e["valueDateTime"] for e in encounter["extension"]}
+    assert extensions == {"plannedStartDate": "2024-01-01T08:00:00+07:00", "plannedEndDate": "2024-01-05"}
+    assert "end" not in encounter.get("period", {})  # an expected discharge is not the end of the visit
