@@ -26,6 +26,7 @@ from adapters.hl7v2.datatypes import (
     quantity,
     resource_id,
     table_code,
+    table_display,
 )
 from adapters.hl7v2.order_timing import apply_tq
 from adapters.hl7v2.timing import apply_tq1
@@ -261,16 +262,21 @@ class OrderMixin(BuilderBase):
         self.immunization = str(imm["id"])
 
     def immunization_performers(self, seg: Seg) -> list[Json]:
-        """RXA-10 administering provider (function AP) and ORC-12 ordering provider (OP)."""
+        """RXA-10 administering provider (function AP) and ORC-12 ordering provider (OP), with the table 0443
+        display from ``v2-0443-display``."""
         out = []
         for rep in seg.reps(10):
             actor = self.practitioner(rep, self.where(seg, 10))
             if actor:
-                out.append({"actor": actor, "function": {"coding": [{"system": PERFORMER_FUNCTION, "code": "AP"}]}})
+                out.append({"actor": actor, "function": self.provider_role("AP")})
         requester = (self.order or {}).get("requester")
         if requester:
-            out.append({"actor": requester, "function": {"coding": [{"system": PERFORMER_FUNCTION, "code": "OP"}]}})
+            out.append({"actor": requester, "function": self.provider_role("OP")})
         return out
+
+    def provider_role(self, code: str) -> Json:
+        display = table_display(self.scope, "0443", code)
+        return {"coding": [prune({"system": PERFORMER_FUNCTION, "code": code, "display": display})]}
 
     def seg_rxr(self, seg: Seg) -> None:
         imm_id = getattr(self, "immunization", None)

@@ -186,3 +186,14 @@ def test_an_unknown_time_unit_is_still_left_out_with_a_warning() -> None:
     bundle, ctx = oru(orc(), obr(), "TQ1|1||||||||||||2^fortnight|5\r")
     assert "duration" not in first(bundle, "ServiceRequest")["occurrenceTiming"]["repeat"]
     assert any("fortnight" in i.message for i in ctx.outcome.issues)
+
+
+def test_immunization_performer_functions_carry_the_table_0443_display() -> None:
+    orc_12 = "ORC|RE|4422^EHR|13696^EHR|||||||||654^Thomas^Wilma\r"
+    rxa = "RXA|0|1|20240101||08^HepB^CVX|0.5|mL^^UCUM||00^New^NIP001|7824^Jackson^Lily\r"
+    bundle, ctx = oru(orc_12, rxa, event="VXU^V04^VXU_V04")
+    functions = {p["function"]["coding"][0]["code"]: p["function"]["coding"][0] for p in
+                 first(bundle, "Immunization")["performer"]}  # fmt: skip
+    assert functions["AP"]["display"] == "Administering Provider"
+    assert functions["OP"]["display"] == "Ordering Provider"
+    assert "v2-0443-display" in ctx.used_mappings
