@@ -63,6 +63,8 @@ class EncounterMixin(BuilderBase):
             )
         cls_code, cls_system = (cls.target, cls.target_system) if cls else (None, None)
         alternate = [cx(r, self.scope, self.where(seg, 50)) for r in seg.reps(50)]
+        for identifier in (ident, *alternate):
+            self.identifier_type_display(identifier)
         encounter: Json = {
             "resourceType": "Encounter",
             "id": eid,
@@ -81,6 +83,14 @@ class EncounterMixin(BuilderBase):
         }  # fmt: skip
         self.encounter = self.add(encounter)
         self.attach_pending_diagnoses()
+
+    def identifier_type_display(self, identifier: Json | None) -> None:
+        """A table 0203 identifier-type coding without display gets the table's (map ``v2-0203-display``)."""
+        for coding in (identifier or {}).get("type", {}).get("coding", []):
+            if coding.get("system") == V2_TABLE + "0203" and not coding.get("display"):
+                display = table_display(self.scope, "0203", coding.get("code", ""))
+                if display:
+                    coding["display"] = display
 
     def encounter_status(self, seg: Seg) -> str:
         by_event = peek(self.scope, "v2-0003-to-encounter-status", "0003", self.event)
@@ -147,8 +157,10 @@ class EncounterMixin(BuilderBase):
             if code:
                 disposition = {"coding": [{"system": system, "code": code}]}
         pre = seg.rep(5)
+        pre_admission = cx(pre, self.scope, self.where(seg, 5)) if pre else None
+        self.identifier_type_display(pre_admission)
         return {
-            "preAdmissionIdentifier": cx(pre, self.scope, self.where(seg, 5)) if pre else None,
+            "preAdmissionIdentifier": pre_admission,
             "reAdmission": table_code(seg.rep(13), "0092", self.scope),
             "admitSource": table_code(seg.rep(14), "0023", self.scope),
             "specialArrangement": [table_code(r, "0009", self.scope) for r in seg.reps(15)],

@@ -116,3 +116,19 @@ def test_expected_admit_and_discharge_become_planned_date_extensions() -> None:
     extensions = {e["url"].rsplit(".", 1)[1]: e["valueDateTime"] for e in encounter["extension"]}
     assert extensions == {"plannedStartDate": "2024-01-01T08:00:00+07:00", "plannedEndDate": "2024-01-05"}
     assert "end" not in encounter.get("period", {})  # an expected discharge is not the end of the visit
+
+
+def test_identifier_types_of_the_visit_take_the_table_0203_display() -> None:
+    fields = pv1().rstrip("\r").split("|")
+    fields[5] = "PRE1^^^RSUD^ANON"
+    fields[19] = "V1^^^RSUD^XX"
+    fields += [""] * (51 - len(fields))
+    fields[50] = "ALT1^^^RSUD^MR"
+    encounter, _ = encounter_of("|".join(fields) + "\r")
+    pre = encounter["hospitalization"]["preAdmissionIdentifier"]["type"]["coding"][0]
+    assert (pre["code"], pre["display"]) == ("ANON", "Anonymous identifier")
+    visit, alternate = encounter["identifier"]
+    v2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+    assert visit["type"]["coding"] == [{"system": v2_0203, "code": "VN", "display": "Visit number"}]
+    assert visit["type"]["text"] == "visit number"
+    assert alternate["type"]["coding"][0]["display"] == "Medical record number"
