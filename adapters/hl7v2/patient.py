@@ -31,6 +31,7 @@ from conformance.outcome import Issue
 GUARANTOR_IS_SELF = "SEL"  # GT1-11, table 0063 Relationship: the guarantor is the patient
 DISABLED_IS_PATIENT = "PT"  # DB1-2, table 0334 Disabled Person Code: the disabled person is the patient
 EMPLOYER = "E"  # table 0131 Contact Role
+MOTHER = "MTH"  # table 0063 Relationship: the relationship of the PID-21 mother
 
 
 def merge(resource: Json, key: str, items: list[Json | None]) -> None:
@@ -84,6 +85,30 @@ class PatientMixin(BuilderBase):
                 int(seg.v(25)) if seg.v(25).isdigit() else seg.v(24) == "Y"
             )
         self.patient = self.add(patient)
+        self.add_mothers(seg)
+
+    def add_mothers(self, seg: Seg) -> None:
+        """PID-21 mother's identifier → a RelatedPerson for the mother (IG CX[RelatedPerson-Mother])."""
+        for rep in seg.reps(21):
+            ident = cx(rep, self.scope, self.where(seg, 21))
+            if not ident:
+                continue
+            self.add_type_display(ident)
+            rid = resource_id("RelatedPerson", ident["system"], ident["value"])
+            relation = self.relationship(MOTHER, self.where(seg, 21))
+            self.add({"resourceType": "RelatedPerson", "id": rid, "patient": self.subject(), "identifier": [ident],
+                      "relationship": [relation]})  # fmt: skip
+
+    def relationship(self, code: str, where: str) -> Json:
+        """A table 0063 relationship code as RelatedPerson.relationship, through the IG Relationship map."""
+        coding: Json = {"system": V2_TABLE + "0063", "code": code}
+        found = None
+        if self.ctx.mappings is not None:
+            found = self.ctx.translate("v2-0063-to-relationship", V2_TABLE + "0063", code, expression=where,
+                                       severity="information")  # fmt: skip
+        if found is not None and found.target:
+            coding = prune({"system": found.target_system, "code": found.target, "display": found.display})
+        return {"coding": [coding]}
 
     def patient_addresses(self, seg: Seg) -> list[Json]:
         """PID-11, and PID-12 county code as a district (IG PID sheet).

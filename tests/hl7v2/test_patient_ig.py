@@ -171,3 +171,13 @@ def test_nk1_related_person_follows_the_ig_relationship_map_and_fields() -> None
 def test_unmapped_nk1_sex_is_reported_once() -> None:
     _, issues = patient(pid() + "NK1|1|WATI^SRI|SPO||||||||||||Q\r")
     assert [i.expression for i in issues if i.message_id == "GW-2201"] == [("NK1[1]-15",)]
+
+
+def test_pid_21_mothers_identifier_is_a_related_person() -> None:
+    bundle, _ = convert(MSH + pid(f21="RM0^^^RSUD^MR"))
+    mother = first(bundle, "RelatedPerson")
+    assert mother["identifier"][0]["value"] == "RM0"
+    assert mother["relationship"][0]["coding"] == [
+        {"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "MTH", "display": "mother"}
+    ]
+    assert mother["patient"]["reference"] == "Patient/" + first(bundle, "Patient")["id"]
