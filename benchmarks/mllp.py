@@ -8,7 +8,12 @@ run it measures the baseline of bare python-hl7 ``parse`` + ``create_ack`` on th
 (one core), and prints the ratio. ``--repeat`` runs the end-to-end part several times (the machine
 may be shared: look at the range).
 
-    python benchmarks/mllp.py [--clients 4] [--seconds 10] [--workers 0] [--repeat 1]
+The sample corpus mixes messages the bench channel accepts (AA) with unsupported types (AR, cheap:
+nothing is mapped) and messages with unmapped codes (AE, mapped, stored, not encoded), so latency
+is also given per ACK code; ``--only AA`` keeps just the messages the channel accepts (found by
+sending each one once to a fresh server first).
+
+    python benchmarks/mllp.py [--clients 4] [--seconds 10] [--workers 0] [--repeat 1] [--only AA]
                               [--corpus ../shared/hl7v2-samples]
 """
 
@@ -127,7 +132,7 @@ def ack_code(ack: bytes) -> str:
     return ack[at + 5 : at + 7].decode("ascii", "replace") if at >= 0 else "??"
 
 
-def client(port: int, index: int, messages: list[bytes], stop: float, latencies: list[float], codes: list[str]) -> None:
+def client(port: int, index: int, messages: list[bytes], stop: float, results: list[tuple[float, str]]) -> None:
     reader = FrameReader()
     seq = 0
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
@@ -142,23 +147,45 @@ def client(port: int, index: int, messages: list[bytes], stop: float, latencies:
                 if not data:
                     return
                 got = reader.feed(data)
-            latencies.append(time.perf_counter() - started)
-            codes.append(ack_code(got[0]))
+            results.append((time.perf_counter() - started, ack_code(got[0])))
 
 
-def end_to_end(
-    port: int, messages: list[bytes], clients: int, seconds: float, codes: list[str]
-) -> tuple[float, list[float]]:
-    latencies: list[float] = []
+def end_to_end(port: int, messages: list[bytes], clients: int, seconds: float) -> tuple[float, list[tuple[float, str]]]:
+    """messages/s, and (ACK latency in seconds, ACK code) of every message answered."""
+    results: list[tuple[float, str]] = []
     stop = time.perf_counter() + seconds
-    args = (messages, stop, latencies, codes)
-    threads = [threading.Thread(target=client, args=(port, i, *args)) for i in range(clients)]
+    threads = [threading.Thread(target=client, args=(port, i, messages, stop, results)) for i in range(clients)]
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return len(latencies) / (time.perf_counter() - started), latencies
+    return len(results) / (time.perf_counter() - started), results
+
+
+def answered_with(messages: list[bytes], codes: set[str], args: argparse.Namespace) -> list[bytes]:
+    """The messages a fresh server answers with one of ``codes`` (each sent once, fresh control ids)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, port = start_server(Path(tmp), args.workers, args.group_wait_ms)
+        try:
+            acks = send_all(port, [with_control_id(m, f"F{i}") for i, m in enumerate(messages)])
+        finally:
+            proc.kill()
+            proc.wait()
+    return [m for m, ack in zip(messages, acks, strict=True) if ack_code(ack) in codes]
+
+
+def send_all(port: int, messages: list[bytes]) -> list[bytes]:
+    reader = FrameReader()
+    acks: list[bytes] = []
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        for raw in messages:
+            sock.sendall(frame(raw))
+            got: list[bytes] = []
+            while not got:
+                got = reader.feed(sock.recv(65536))
+            acks += got
+    return acks
 
 
 def baseline(messages: list[bytes], seconds: float) -> float:
@@ -176,26 +203,34 @@ def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) >= 2 else (values[0] if values else 0.0)
 
 
+def spread(ms: list[float]) -> str:
+    return f"p50 {percentile(ms, 50):.1f} ms, p99 {percentile(ms, 99):.1f} ms"
+
+
 def one_run(messages: list[bytes], args: argparse.Namespace) -> tuple[float, float]:
     """One end-to-end run, then the bare baseline right after it (same machine load); returns both rates."""
-    codes: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = start_server(Path(tmp), args.workers, args.group_wait_ms)
         try:
-            end_to_end(port, messages, args.clients, args.warmup, [])  # not measured: caches, lazy imports
+            end_to_end(port, messages, args.clients, args.warmup)  # not measured: caches, lazy imports
             pids = server_pids(proc.pid)
-            cpu_before = cpu_seconds(pids)
-            rate, latencies = end_to_end(port, messages, args.clients, args.seconds, codes)
+            listener_before, cpu_before = cpu_seconds(pids[:1]), cpu_seconds(pids)
+            rate, results = end_to_end(port, messages, args.clients, args.seconds)
             cpu = cpu_seconds(pids) - cpu_before
+            listener = cpu_seconds(pids[:1]) - listener_before
         finally:
             proc.kill()
             proc.wait()
     base = baseline(messages, min(args.seconds, 3.0))
-    ms = [x * 1000 for x in latencies]
-    counts = ", ".join(f"{code} {codes.count(code)}" for code in sorted(set(codes)))
+    ms = [x * 1000 for x, _ in results]
+    codes = sorted({code for _, code in results})
+    by_code = {code: [x * 1000 for x, c in results if c == code] for code in codes}
+    counts = ", ".join(f"{code} {len(by_code[code])}" for code in codes)
     print(f"end-to-end (MLLP + decode + v2->FHIR + durable SQLite write + ACK): {rate:.1f} messages/s ({counts})")
-    print(f"  ACK latency: p50 {percentile(ms, 50):.1f} ms, p99 {percentile(ms, 99):.1f} ms, max {max(ms):.1f} ms;"
-          f" server CPU {cpu / max(len(ms), 1) * 1000:.1f} ms/message")  # fmt: skip
+    per = 1000 / max(len(ms), 1)
+    print(f"  ACK latency: {spread(ms)}, max {max(ms, default=0):.1f} ms;"
+          f" server CPU {cpu * per:.1f} ms/message (listener process {listener * per:.1f})")  # fmt: skip
+    print("  by ACK code: " + "; ".join(f"{code} {spread(v)}" for code, v in by_code.items()))
     print(f"  baseline right after (bare python-hl7 parse + create_ack, one core): {base:.1f} messages/s;"
           f" ratio {rate / base:.2f}; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     return rate, base
@@ -209,6 +244,7 @@ def main() -> None:
     parser.add_argument("--group-wait-ms", type=float, default=0.0, help="MLLP_GROUP_COMMIT_WAIT_MS")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of unmeasured traffic first")
+    parser.add_argument("--only", default="", help="comma-separated ACK codes: send only corpus messages answered so")
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "hl7v2-samples")
     parser.add_argument("--serve", nargs=2, type=Path, metavar=("DATA_DIR", "PORT_FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -216,6 +252,10 @@ def main() -> None:
         serve(args.serve[0], args.serve[1], args.workers, args.group_wait_ms)
         return
     messages = corpus(args.corpus)
+    if args.only:
+        messages = answered_with(messages, set(args.only.split(",")), args)
+        if not messages:
+            raise SystemExit(f"no corpus message is answered with {args.only}")
     size = sum(map(len, messages)) / len(messages)
     load = os.getloadavg()[0]
     print(f"corpus: {len(messages)} messages, average {size:.0f} bytes; {args.clients} clients, {args.seconds:.0f} s;"
