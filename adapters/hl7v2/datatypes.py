@@ -366,11 +366,16 @@ def xad(rep: Rep, scope: Scope, where: str) -> Json | None:
     addr = prune({
         "extension": [admin] if admin else [],
         "line": line, "city": rep.c(3), "state": rep.c(4), "postalCode": rep.c(5), "country": rep.c(6),
-        "district": None if admin else rep.c(9), **address_use_type(rep.c(7), scope, where),
+        "district": None if admin else county(rep), **address_use_type(rep.c(7), scope, where),
         "period": {"start": date_only(rep.c(13) or rep.c(12, 1), scope, where),
                    "end": date_only(rep.c(14) or rep.c(12, 2), scope, where)},
     })  # fmt: skip
     return addr or None
+
+
+def county(rep: Rep) -> str:
+    """XAD-9 (a CWE) as the district text: its original text (.9), else its text (.2), else its code (.1)."""
+    return rep.c(9, 9) or rep.c(9, 2) or rep.c(9)
 
 
 def kemendagri_codes_on(scope: Scope) -> bool:

@@ -159,3 +159,14 @@ def test_any_village_code_round_trips(village: str, rt: int, rw: int) -> None:
     assert [parts[k] for k in ("province", "city", "district", "village")] == [village[:n] for n in (2, 4, 6, 10)]
     back = Hl7v2Mapper().from_fhir(bundle, ctx)
     assert back.get("PID-11.9") == village and back.get("PID-11.10") == f"{rt:03d}/{rw:03d}"
+
+
+def test_xad9_text_without_a_code_is_the_district() -> None:
+    """XAD-9 as CWE: no Kemendagri code but a text (CWE-2 or CWE-9) → Address.district, no extension."""
+    for county, district in (("&Kab. Bogor", "Kab. Bogor"), ("&&&&&&&&Kota Depok", "Kota Depok"), ("BGR", "BGR")):
+        settings = {**SETTINGS, "kemendagri_address_codes": False} if county == "BGR" else SETTINGS
+        ctx = MapContext(mappings=REGISTRY, settings=settings)
+        raw = adt(f"Jl. Merdeka 1^^Bogor^Jawa Barat^16111^IDN^H^^{county}").encode()
+        bundle = Hl7v2Mapper().to_fhir(Hl7v2Codec().parse(raw), ctx).model_dump(mode="json", exclude_none=True)
+        address = first(bundle, "Patient")["address"][0]
+        assert address["district"] == district and "extension" not in address
