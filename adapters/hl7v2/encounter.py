@@ -36,6 +36,10 @@ from adapters.hl7v2.datatypes import (
 )
 
 R5_ENCOUNTER = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter."
+SNOMED = "http://snomed.info/sct"
+# PR1 field, the IG's performer.function SNOMED CT code (none for PR1-12), the field's name as function text
+PROCEDURE_PERFORMERS = ((8, "88189002", "Anesthesiologist"), (11, "304292004", "Surgeon"),
+                        (12, "", "Procedure Practitioner"))  # fmt: skip
 
 
 class EncounterMixin(BuilderBase):
@@ -296,16 +300,51 @@ class EncounterMixin(BuilderBase):
                                                       {"reference": ref}})  # fmt: skip
 
     def seg_pr1(self, seg: Seg) -> None:
+        """PR1 → Procedure (IG PR1 map); the status is "unknown" as the IG says when the context does not tell."""
         code = cwe(seg.rep(3), self.scope, self.where(seg, 3))
         if code is None or not self.patient:
             return
+        if seg.v(4) and not seg.v(3, 9):  # IG: PR1-4 is code.text when PR1-3.9 is empty
+            code = {**code, "text": seg.v(4)}
+        ident = ei(seg.rep(19), self.scope, self.where(seg, 19))
+        pid = resource_id("Procedure", ident["system"], ident["value"]) if ident else resource_id(
+            "Procedure", self.patient, f"{code_key(code)}|{seg.v(5)}")  # fmt: skip
+        treating = seg.rep(23)
+        location = self.location(treating, self.where(seg, 23)) if treating else None
         proc = {
             "resourceType": "Procedure",
-            "id": resource_id("Procedure", self.patient, f"{code_key(code)}|{seg.v(5)}"),
-            "status": "completed",
+            "id": pid,
+            "identifier": [ident],
+            "status": "unknown",
             "subject": self.subject(),
             "encounter": {"reference": self.encounter} if self.encounter else None,
             "code": code,
+            "category": cwe(seg.rep(6), self.scope, self.where(seg, 6)),
             "performedDateTime": dtm(seg.v(5), self.scope, self.where(seg, 5)),
+            "performer": self.procedure_performers(seg),
+            "reasonCode": [cwe(seg.rep(15), self.scope, self.where(seg, 15))],
+            "location": {"reference": self.add(location)} if location is not None else None,
+            "partOf": [self.parent_procedure(seg)],
         }
         self.add(proc)
+
+    def procedure_performers(self, seg: Seg) -> list[Json]:
+        """PR1-8 anesthesiologist, PR1-11 surgeon (IG: SNOMED CT function codes), PR1-12 procedure practitioner."""
+        out = []
+        for f, function_code, label in PROCEDURE_PERFORMERS:
+            for rep in seg.reps(f):
+                actor = self.practitioner(rep, self.where(seg, f))
+                if actor is None:
+                    continue
+                coding = [{"system": SNOMED, "code": function_code, "display": label}] if function_code else []
+                out.append({"actor": actor, "function": prune({"coding": coding, "text": label})})
+        return out
+
+    def parent_procedure(self, seg: Seg) -> Json | None:
+        """PR1-25 parent procedure (EI) → partOf the Procedure with that identifier."""
+        parent = ei(seg.rep(25), self.scope, self.where(seg, 25))
+        if parent is None:
+            return None
+        stub = {"resourceType": "Procedure", "id": resource_id("Procedure", parent["system"], parent["value"]),
+                "identifier": [parent], "status": "unknown", "subject": self.subject()}  # fmt: skip
+        return {"reference": self.add(stub)}
