@@ -136,13 +136,13 @@ def dtm(value: str, scope: Scope, where: str) -> str | None:
         scope.warn(f"{value!r} is not a v2 date/time; left out", where, "GW-1343")
         return None
     y, mo, d, h, mi, s, frac, off = match.groups()
-    if h is None:
-        return "-".join(p for p in (y, mo, d) if p)
     try:
-        moment = datetime(int(y), int(mo or 1), int(d or 1), int(h), int(mi or 0), int(s or 0))
-    except ValueError:
+        moment = datetime(int(y), int(mo or 1), int(d or 1), int(h or 0), int(mi or 0), int(s or 0))
+    except ValueError:  # month 00, 30 February, hour 25…: FHIR has no such date
         scope.warn(f"{value!r} is not a valid calendar date/time; left out", where, "GW-1343")
         return None
+    if h is None:
+        return "-".join(p for p in (y, mo, d) if p)
     offset = f"{off[:3]}:{off[3:]}" if off else _zone_offset(moment, scope.tz)
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + (frac or "") + offset
 
