@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,14 @@ def test_every_bundled_rule_has_a_reason_and_item() -> None:
     for per_type in rules.values():
         for rule in per_type:
             assert rule.reason and rule.item > 0 and (rule.subtree or rule.path)
+
+
+def test_every_rule_names_an_item_of_the_document() -> None:
+    document = (Path(__file__).with_name("deliberate_differences.md")).read_text(encoding="utf-8")
+    items = {int(n) for n in re.findall(r"^(\d+)\. \*\*", document, re.M)}
+    for per_type in load_rules().values():
+        for rule in per_type:
+            assert rule.item in items, (rule.resource, rule.item, rule.reason)
 
 
 def test_a_rule_without_reason_is_refused(tmp_path: Path) -> None:
