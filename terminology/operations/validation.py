@@ -57,6 +57,11 @@ class Check:
             details["expression"] = [at]
         self.issues.append(make_issue(severity, code, text, **details))
 
+    def fail(self, code: str, text: str, *, at: str | None = None, **details: Any) -> None:
+        """The coding is not valid: record an error issue and mark the check failed."""
+        self.ok = False
+        self.flag("error", code, text, at=at, **details)
+
 
 def validate_code_cs(ws: Workspace, params: Params) -> dict[str, Any]:
     inline = params.resource("codeSystem")
@@ -98,9 +103,7 @@ def validate_code_vs(ws: Workspace, params: Params, limit: int = DEFAULT_LIMIT) 
             and not check.soft_failed
             and not version_matches(pattern, check.cs.version)
         ):
-            check.ok = False
-            check.flag(
-                "error",
+            check.fail(
                 "exception",
                 f"The version '{check.cs.version}' is not allowed for system '{check.system}': "
                 f"required to be '{pattern}' by a version-check parameter",
@@ -604,9 +607,7 @@ def _message_id(issue: dict[str, Any]) -> str | None:
 def _check_abstract(check: Check, params: Params, path: str) -> bool:
     """An abstract code with ``abstract=false`` is an error, and is then no member of the value set."""
     if check.concept is not None and check.concept.abstract and params.bool("abstract", True) is False:
-        check.ok = False
-        check.flag(
-            "error",
+        check.fail(
             "business-rule",
             f"Code '{check.system}#{check.concept.code}' is abstract, and not allowed in this context",
             tx_type="code-rule",
