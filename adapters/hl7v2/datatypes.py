@@ -39,9 +39,13 @@ class Rep:
 
     def __init__(self, node: object, esc: str, separators: str) -> None:
         self.node, self.esc, self.separators = node, esc, separators
+        self._text: dict[tuple[int, int], str] = {}  # c() memo: handlers read the same components again
 
     def c(self, c: int = 1, s: int = 1) -> str:
-        return unescape_text(component(self.node, c, s), self.esc, self.separators).strip()
+        text = self._text.get((c, s))
+        if text is None:
+            text = self._text[c, s] = unescape_text(component(self.node, c, s), self.esc, self.separators).strip()
+        return text
 
     def empty(self) -> bool:
         """No text in components 1–29 (a component past the end of the node is empty: not read)."""
@@ -57,15 +61,24 @@ class Seg:
         self.segment, self.esc, self.separators, self.index = segment, esc, separators, index
         self.occurrence = 1
         self.id = str(segment[0])
+        self._reps: dict[int, list[Rep]] = {}  # reps() memo: the segment is not changed while it is mapped
 
     def reps(self, f: int) -> list[Rep]:
-        if self.id == "MSH" and f <= 2:
-            return [Rep(str(self.segment[f]), "", self.separators)]
-        out = [Rep(node, self.esc, self.separators) for node in repetitions(self.segment, f)]
-        return [r for r in out if not r.empty()]
+        return list(self._field_reps(f))
+
+    def _field_reps(self, f: int) -> list[Rep]:
+        found = self._reps.get(f)
+        if found is None:
+            if self.id == "MSH" and f <= 2:
+                found = [Rep(str(self.segment[f]), "", self.separators)]
+            else:
+                out = [Rep(node, self.esc, self.separators) for node in repetitions(self.segment, f)]
+                found = [r for r in out if not r.empty()]
+            self._reps[f] = found
+        return found
 
     def rep(self, f: int) -> Rep | None:
-        reps = self.reps(f)
+        reps = self._field_reps(f)
         return reps[0] if reps else None
 
     def v(self, f: int, c: int = 1, s: int = 1) -> str:
