@@ -344,8 +344,8 @@ class _Splitter:
 
     def make(self, cls: type[hl7.Container], items: list[Any]) -> Any:
         """A container as python-hl7's constructor would make it (without its per-node checks)."""
-        node = list.__new__(cls)
-        list.extend(node, items)
+        node = _new_list(cls)
+        _extend_list(node, items)
         node.__dict__.update(self.attrs[cls])
         return node
 
@@ -378,6 +378,7 @@ class _Splitter:
 
 
 _LEVELS = (hl7.Message, hl7.Segment, hl7.Field, hl7.Repetition, hl7.Component)
+_new_list, _extend_list = list.__new__, list.extend
 
 
 def check_header(msg: V2Message) -> None:
