@@ -35,6 +35,21 @@ validators = ["fhir+json"]
 timezone = "Asia/Jakarta"
 
 [[channel]]
+name = "v2-translated"
+source = "hl7v2"
+target = "fhir+json"
+destination = "none"
+[channel.settings]
+timezone = "Asia/Jakarta"
+[channel.pins]
+administrative-gender = "1.0.0"
+[[channel.translate]]
+resource = "Observation"
+element = "valueCodeableConcept"
+map = "administrative-gender"
+system = "http://terminology.hl7.org/CodeSystem/v2-0001"
+
+[[channel]]
 name = "fhir"
 source = "fhir+json"
 target = "fhir+json"
@@ -134,3 +149,34 @@ def test_a_channel_without_validators_dumps_only_for_encoding(app: Flask, monkey
         run = get_gateway().pipeline("v2").run(adt("P4", sex="Q"))  # unmapped sex: fails in to_fhir
     assert run.failed_step == "to_fhir" and run.output is None
     assert calls[0] == 0
+
+
+def test_translation_of_a_json_pivot_gives_json_on_a_fresh_tree(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = (
+        "MSH|^~\\&|LIS|LAB|GW|RS|20240101090000||ORU^R01|T1|P|2.5.1\r"
+        "PID|1||RM001^^^RSUD^MR||SANTOSO^BUDI||19800101|F\r"
+        "OBR|1|P1^SIMRS|F1^LIS|76689-9^Sex assigned at birth^LN|||20240101081500\r"
+        "OBX|1|CWE|76689-9^Sex assigned at birth^LN||F^Female^HL70001||||||F\r"
+    ).encode()
+    calls = count_dumps(monkeypatch)
+    with app.app_context():
+        pipeline = get_gateway().pipeline("v2-translated")
+        mapped: list[Any] = []
+        original = pipeline.source.mapper.to_fhir
+
+        def keeping(model: Any, ctx: Any) -> Any:
+            mapped.append(original(model, ctx))
+            return mapped[0]
+
+        monkeypatch.setattr(pipeline.source.mapper, "to_fhir", keeping)
+        run = pipeline.run(raw)
+    assert run.ok, run.outcome.issues
+    assert isinstance(run.fhir, FhirJson) and run.fhir is not mapped[0] and calls[0] == 0
+    (obs,) = [e["resource"] for e in run.fhir["entry"] if e["resource"]["resourceType"] == "Observation"]
+    codings = obs["valueCodeableConcept"]["coding"]
+    assert {"system": "http://hl7.org/fhir/administrative-gender", "code": "female"} in [
+        {k: c[k] for k in ("system", "code")} for c in codings
+    ]
+    (before,) = [e["resource"] for e in mapped[0]["entry"] if e["resource"]["resourceType"] == "Observation"]
+    assert len(before["valueCodeableConcept"]["coding"]) == len(codings) - 1  # the mapper's tree is untouched
+    assert run.used_mappings["administrative-gender"]["version"] == "1.0.0"
