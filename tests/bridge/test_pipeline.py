@@ -153,22 +153,24 @@ def test_a_channel_without_validators_dumps_only_for_encoding(app: Flask, monkey
 
 def test_translation_of_a_json_pivot_gives_json_on_a_fresh_tree(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     raw = (
-        "MSH|^~\\&|LIS|LAB|GW|RS|20240101090000||ORU^R01|T1|P|2.5.1\r"
-        "PID|1||RM001^^^RSUD^MR||SANTOSO^BUDI||19800101|F\r"
-        "OBR|1|P1^SIMRS|F1^LIS|76689-9^Sex assigned at birth^LN|||20240101081500\r"
-        "OBX|1|CWE|76689-9^Sex assigned at birth^LN||F^Female^HL70001||||||F\r"
-    ).encode()
+        b"MSH|^~\\&|LIS|LAB|GW|RS|20240101090000||ORU^R01|T1|P|2.5.1\r"
+        b"PID|1||RM001^^^RSUD^MR||SANTOSO^BUDI||19800101|F\r"
+        b"OBR|1|P1^SIMRS|F1^LIS|76689-9^Sex assigned at birth^LN|||20240101081500\r"
+        b"OBX|1|CWE|76689-9^Sex assigned at birth^LN||F^Female^HL70001||||||F\r"
+    )
     calls = count_dumps(monkeypatch)
     with app.app_context():
         pipeline = get_gateway().pipeline("v2-translated")
         mapped: list[Any] = []
-        original = pipeline.source.mapper.to_fhir
+        mapper = pipeline.source.mapper
+        assert mapper is not None
+        original = mapper.to_fhir
 
         def keeping(model: Any, ctx: Any) -> Any:
             mapped.append(original(model, ctx))
             return mapped[0]
 
-        monkeypatch.setattr(pipeline.source.mapper, "to_fhir", keeping)
+        monkeypatch.setattr(mapper, "to_fhir", keeping)
         run = pipeline.run(raw)
     assert run.ok, run.outcome.issues
     assert isinstance(run.fhir, FhirJson) and run.fhir is not mapped[0] and calls[0] == 0
