@@ -118,7 +118,7 @@ def resource_id(resource_type: str, system: str, value: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{resource_type}|{system}|{value}"))
 
 
-_EMPTY: tuple[Any, ...] = ("", None, [], {})
+_NESTED = (dict, list)
 
 
 def prune(obj: Any) -> Any:
@@ -126,13 +126,19 @@ def prune(obj: Any) -> Any:
     if isinstance(obj, dict):
         out = {}
         for k, v in obj.items():
-            if isinstance(v, dict | list):
+            if isinstance(v, _NESTED):
                 v = prune(v)
-            if v not in _EMPTY:
+            if v or (v is not None and v != "" and v != [] and v != {}):  # a falsy 0 or False stays
                 out[k] = v
         return out
     if isinstance(obj, list):
-        return [x for x in (prune(v) if isinstance(v, dict | list) else v for v in obj) if x not in _EMPTY]
+        kept = []
+        for v in obj:
+            if isinstance(v, _NESTED):
+                v = prune(v)
+            if v or (v is not None and v != "" and v != [] and v != {}):
+                kept.append(v)
+        return kept
     return obj
 
 
