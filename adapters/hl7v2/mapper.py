@@ -41,13 +41,19 @@ def drop_empty(value: Any) -> bool:
     added resource (``setdefault(key, None)``); FHIR JSON must not carry nulls or empty values.
     """
     if isinstance(value, dict):
-        for key in [k for k, v in value.items() if drop_empty(v)]:
+        empty = [k for k, v in value.items() if (drop_empty(v) if isinstance(v, _NESTED) else v is None or v == "")]
+        for key in empty:
             del value[key]
         return not value
     if isinstance(value, list):
-        value[:] = [v for v in value if not drop_empty(v)]
+        kept = [v for v in value if not (drop_empty(v) if isinstance(v, _NESTED) else v is None or v == "")]
+        if len(kept) != len(value):
+            value[:] = kept
         return not value
     return value is None or value == ""
+
+
+_NESTED = (dict, list)
 
 
 class Hl7v2Mapper:
