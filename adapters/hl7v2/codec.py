@@ -126,10 +126,10 @@ def repetitions(seg: hl7.Segment, f: int) -> list[object]:
     """The repetitions of field ``f`` (each a python-hl7 node), [] when empty."""
     if f < 1 or f >= len(seg):
         return []
-    fld = seg[f]
+    fld = list.__getitem__(seg, f)  # python-hl7's own __getitem__ only adds slice handling
     if isinstance(fld, str):
         return [fld] if fld else []
-    if fld and isinstance(fld[0], hl7.Repetition):
+    if fld and isinstance(list.__getitem__(fld, 0), hl7.Repetition):
         return list(fld)
     return [fld] if _flatten(fld) else []
 
@@ -137,18 +137,18 @@ def repetitions(seg: hl7.Segment, f: int) -> list[object]:
 def component(node: object, c: int, s: int = 1) -> str:
     """Raw (still escaped) text of component ``c`` / sub-component ``s`` of one repetition node."""
     if isinstance(node, str):
-        return node if (c, s) == (1, 1) else ""
+        return node if c == 1 and s == 1 else ""
     if isinstance(node, hl7.Field):
-        return _flatten(node) if (c, s) == (1, 1) else ""
+        return _flatten(node) if c == 1 and s == 1 else ""
     comps = node if isinstance(node, list) else list(node)  # type: ignore[call-overload]
     if c > len(comps):
         return ""
-    comp = list.__getitem__(comps, c - 1)  # python-hl7's own __getitem__ only adds slice handling
+    comp = list.__getitem__(comps, c - 1)
     if isinstance(comp, str):
         return comp if s == 1 else ""
     if s > len(comp):
         return ""
-    return _flatten(comp[s - 1])
+    return _flatten(list.__getitem__(comp, s - 1) if isinstance(comp, list) else comp[s - 1])
 
 
 def _descend(fld: object, rep: int, c: int, s: int) -> str:
