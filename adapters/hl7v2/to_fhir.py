@@ -14,6 +14,7 @@ from adapters.hl7v2.builder import HANDLED, BuilderBase
 from adapters.hl7v2.codec import V2Message
 from adapters.hl7v2.datatypes import Json
 from adapters.hl7v2.encounter import EncounterMixin
+from adapters.hl7v2.insurance import InsuranceMixin
 from adapters.hl7v2.orders import OrderMixin
 from adapters.hl7v2.patient import PatientMixin
 from adapters.hl7v2.referral import ReferralMixin
@@ -21,7 +22,7 @@ from adapters.hl7v2.results import ResultMixin
 from conformance.outcome import Issue
 
 
-class BundleBuilder(PatientMixin, EncounterMixin, OrderMixin, ResultMixin, ReferralMixin, BuilderBase):
+class BundleBuilder(PatientMixin, EncounterMixin, OrderMixin, ResultMixin, ReferralMixin, InsuranceMixin, BuilderBase):
     """Builds the Bundle entries for one message: each segment goes to its ``seg_<id>`` handler."""
 
     # ------------------------------------------------------------ run
