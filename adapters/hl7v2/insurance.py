@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 
 from adapters.bpjs.fhirutil import CS, SYS
-from adapters.hl7v2.builder import BuilderBase
+from adapters.hl7v2.builder import BuilderBase, num
 from adapters.hl7v2.datatypes import (
     V2_TABLE,
     Json,
@@ -53,6 +53,7 @@ from adapters.hl7v2.datatypes import (
 )
 
 COVERAGE_CLASS = "http://terminology.hl7.org/CodeSystem/coverage-class"
+COPAY_TYPE = "http://terminology.hl7.org/CodeSystem/coverage-copay-type"
 # IG IN1-10 / IN1-49: the FHIR R5 Coverage.subscriberId (an Identifier) as a cross-version extension
 SUBSCRIBER_ID_EXT = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Coverage.subscriberId"
 SELF = "SEL"  # table 0063: the insured is the patient
@@ -95,6 +96,7 @@ class InsuranceMixin(BuilderBase):
             },  # fmt: skip
             "payor": [payer],
             "class": self.coverage_classes(seg),
+            "costToBeneficiary": self.deductible(seg),
         }
         self.add(coverage)
 
@@ -294,7 +296,17 @@ class InsuranceMixin(BuilderBase):
                 coding = prune({"system": found.target_system, "code": found.target, "display": found.display})
         return {"coding": [coding]}
 
-    # ------------------------------------------------------------ classes
+    # ------------------------------------------------------------ classes and costs
+
+    def deductible(self, seg: Seg) -> list[Json]:
+        """IN1-37 policy deductible (CP: .1 money as MO quantity & currency) → costToBeneficiary of type
+        ``deductible`` (coverage-copay-type, the R4 extensible binding); CP-2 is a price type, not a category."""
+        rep = seg.rep(37)
+        amount = num(rep.c(1, 1)) if rep is not None else None
+        if rep is None or amount is None:
+            return []
+        kind = {"coding": [{"system": COPAY_TYPE, "code": "deductible", "display": "Deductible"}]}
+        return [{"type": kind, "valueMoney": prune({"value": amount, "currency": rep.c(1, 2)})}]
 
     def coverage_classes(self, seg: Seg) -> list[Json]:
         """IN1-2 plan, IN1-8 group number (IN1-9 group name), IN1-35 company plan code as class."""
