@@ -127,20 +127,11 @@ def _prepare_in_worker(channel: str, raw: bytes) -> Prepared:
 
 
 def _start_workers(app: Flask, count: int) -> ProcessPoolExecutor | None:
-    """A pool of forked workers for the CPU part (decode + pipeline); None where fork is unavailable.
-
-    Before forking, the objects alive now (the app, its pipelines and code maps, the imported
-    libraries: about 100,000) are moved out of the cyclic garbage collector's reach
-    (``gc.freeze``), in the listener and so in every worker. A full collection otherwise walks
-    them all, 60 ms on a quiet machine and over 200 ms under load, stalling whichever message
-    was being mapped; frozen, it walks only what was made since. Their memory pages also stay
-    shared with the workers. :meth:`_Server.server_close` unfreezes them.
-    """
+    """A pool of forked workers for the CPU part (decode + pipeline); None where fork is unavailable."""
     global _WORKER_APP
     if count <= 0 or "fork" not in multiprocessing.get_all_start_methods():
         return None
     _WORKER_APP = app
-    gc.freeze()
     pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork"), initializer=_worker_init)
     pool.submit(int).result()  # fork every worker now, before the listener's threads exist
     return pool
@@ -223,11 +214,18 @@ class _Server(socketserver.ThreadingTCPServer):
         self.timezone = str((app.config.get("FACILITY") or {}).get("timezone") or "Asia/Jakarta")
         self.committer: GroupCommitter | None = None
         self.workers: ProcessPoolExecutor | None = None
+        # The objects alive when the listener starts (the app, its pipelines and code maps, the
+        # imported libraries: ~100,000) are moved out of the cyclic garbage collector's reach
+        # (gc.freeze) before the workers are forked, so in the listener and in every worker. A
+        # full collection otherwise walks them all, 60 ms on a quiet machine and over 200 ms under
+        # load, stalling whichever message was in progress; frozen, it walks only what was made
+        # since (and the workers keep sharing those pages). server_close unfreezes them.
         self.gc_frozen = False
         super().__init__(address, _Handler)
         if ingest is None:
+            gc.freeze()  # see the note on _Server.gc_frozen
+            self.gc_frozen = True
             self.workers = _start_workers(app, int(app.config.get("MLLP_WORKERS") or 0))
-            self.gc_frozen = self.workers is not None
             self.committer = GroupCommitter(
                 app,
                 max_batch=int(app.config.get("MLLP_GROUP_COMMIT_MAX", 64)),
