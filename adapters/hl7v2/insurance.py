@@ -103,6 +103,43 @@ class InsuranceMixin(BuilderBase):
     def seg_in2(self, seg: Seg) -> None:
         """IN2 is read with the IN1 it follows (:meth:`seg_in1`)."""
 
+    def seg_gt1(self, seg: Seg) -> None:
+        """A guarantor who is not the patient (GT1-11 not SEL) → RelatedPerson; the patient's own GT1 is
+        merged into the Patient by :mod:`adapters.hl7v2.patient` and is not mapped again here."""
+        if not self.patient or seg.v(11) == SELF:
+            return
+        person = self.guarantor(seg)
+        if person is not None:
+            self.add(person)
+
+    def guarantor(self, seg: Seg) -> Json | None:
+        """GT1-2/-19 ids, -12 social security number, -3 name, -5 address, -6/-7 home/work phones,
+        -8 birth date, -9 sex, -11 relationship (IG Relationship map), -36 language."""
+        assert self.patient is not None
+        s, w = self.scope, self.where
+        idents = [self.typed(cx(r, s, w(seg, f))) for f in (2, 19) for r in seg.reps(f)]
+        idents += [self.social_security(seg.v(12), w(seg, 12))] if seg.v(12) else []
+        found = [i for i in idents if i]
+        names = [xpn(r, s, w(seg, 3)) for r in seg.reps(3)]
+        if not found and not any(names):
+            return None
+        key = f"{found[0]['system']}|{found[0]['value']}" if found else f"{seg.v(3)}|{seg.v(3, 2)}|{seg.v(8)}"
+        sex, _ = mapped_code(s, "administrative-gender", "0001", seg.v(9), w(seg, 9))
+        language = self.table_concept(seg.rep(36), "v2-0296-to-bcp47-language", "0296", w(seg, 36))
+        return {
+            "resourceType": "RelatedPerson",
+            "id": resource_id("RelatedPerson", self.patient, f"guarantor|{key}"),
+            "patient": self.subject(),
+            "identifier": found,
+            "name": names,
+            "relationship": [self.insured_relationship(seg.rep(11), w(seg, 11))],
+            "address": [xad(r, s, w(seg, 5)) for r in seg.reps(5)],
+            "telecom": [xtn(r, use, s, w(seg, f)) for f, use in ((6, "home"), (7, "work")) for r in seg.reps(f)],
+            "birthDate": date_only(seg.v(8), s, w(seg, 8)),
+            "gender": sex,
+            "communication": [{"language": language, "preferred": True}] if language else [],
+        }
+
     def insurance_in2(self, in1: Seg) -> Seg | None:
         """The IN2 of this insurance group: the segment right after IN1 (INSURANCE = IN1 [IN2] [{IN3}])."""
         following = self.segments[in1.index] if in1.index < len(self.segments) else None

@@ -153,3 +153,24 @@ def test_unmapped_relationship_stays_in_table_0063_and_is_reported() -> None:
     coverage = of_type(resources, "Coverage")[0]
     assert coverage["relationship"]["coding"][0]["system"].endswith("v2-0063")
     assert any("v2-0063-to-subscriber-relationship" in i.message for i in ctx.outcome.issues)
+
+
+def test_guarantor_who_is_not_the_patient_is_a_related_person() -> None:
+    gt1 = (
+        "GT1|1|G-1^^^RSUD|SANTOSO^AGUS||Jl. Mawar 3^^Bogor|0811111^PRN^PH|0222^WPN^PH|19750505|M||BRO|3171000000000002"
+    )
+    resources, _ = convert(adt(gt1))
+    (guarantor,) = of_type(resources, "RelatedPerson")
+    assert guarantor["relationship"][0]["coding"][0] == {"system": ROLE_CODE, "code": "BRO", "display": "brother"}
+    assert guarantor["name"][0]["family"] == "SANTOSO" and guarantor["gender"] == "male"
+    assert guarantor["birthDate"] == "1975-05-05" and guarantor["address"][0]["city"] == "Bogor"
+    assert [t["use"] for t in guarantor["telecom"]] == ["home", "work"]
+    assert [i["value"] for i in guarantor["identifier"]] == ["G-1", "3171000000000002"]
+
+
+def test_guarantor_who_is_the_patient_is_not_mapped_twice() -> None:
+    gt1 = "GT1|1|G-1^^^RSUD|SANTOSO^BUDI||Jl. Mawar 3^^Bogor||||||SEL"
+    resources, _ = convert(adt(gt1))
+    assert not of_type(resources, "RelatedPerson")
+    (patient,) = of_type(resources, "Patient")
+    assert "G-1" in [i["value"] for i in patient["identifier"]]
