@@ -103,6 +103,36 @@ class InsuranceMixin(BuilderBase):
     def seg_in2(self, seg: Seg) -> None:
         """IN2 is read with the IN1 it follows (:meth:`seg_in1`)."""
 
+    def add_account(self, pid: Seg) -> None:
+        """PID-18 patient account number → Account (IG PID[Account]: identifier, status active, subject the
+        Patient); the GT1 guarantors of this patient (until the next PID) are its ``guarantor``: the Patient
+        for GT1-11 SEL, else the guarantor's RelatedPerson, with GT1-13/-14 as the period."""
+        account = pid.rep(18)
+        ident = self.typed(cx(account, self.scope, self.where(pid, 18))) if account is not None else None
+        if ident is None or not self.patient:
+            return
+        guarantors = []
+        for gt1 in self.segments[pid.index :]:
+            if gt1.id == "PID":
+                break
+            if gt1.id == "GT1":
+                guarantors.append(self.account_guarantor(gt1))
+        self.add({"resourceType": "Account", "id": resource_id("Account", ident["system"], ident["value"]),
+                  "identifier": [ident], "status": "active", "subject": [self.subject()],
+                  "guarantor": [g for g in guarantors if g]})  # fmt: skip
+
+    def account_guarantor(self, gt1: Seg) -> Json | None:
+        if gt1.v(11) == SELF:
+            party = self.subject()
+        else:
+            person = self.guarantor(gt1)
+            party = {"reference": self.add(person)} if person else None
+        if party is None:
+            return None
+        period = {"start": date_only(gt1.v(13), self.scope, self.where(gt1, 13)),
+                  "end": date_only(gt1.v(14), self.scope, self.where(gt1, 14))}  # fmt: skip
+        return {"party": party, "period": period}
+
     def seg_gt1(self, seg: Seg) -> None:
         """A guarantor who is not the patient (GT1-11 not SEL) → RelatedPerson; the patient's own GT1 is
         merged into the Patient by :mod:`adapters.hl7v2.patient` and is not mapped again here."""

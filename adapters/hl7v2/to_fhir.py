@@ -12,7 +12,7 @@ from __future__ import annotations
 from adapters.base import MapContext
 from adapters.hl7v2.builder import HANDLED, BuilderBase
 from adapters.hl7v2.codec import V2Message
-from adapters.hl7v2.datatypes import Json
+from adapters.hl7v2.datatypes import Json, Seg
 from adapters.hl7v2.encounter import EncounterMixin
 from adapters.hl7v2.insurance import InsuranceMixin
 from adapters.hl7v2.orders import OrderMixin
@@ -24,6 +24,11 @@ from conformance.outcome import Issue
 
 class BundleBuilder(PatientMixin, EncounterMixin, OrderMixin, ResultMixin, ReferralMixin, InsuranceMixin, BuilderBase):
     """Builds the Bundle entries for one message: each segment goes to its ``seg_<id>`` handler."""
+
+    def seg_pid(self, seg: Seg) -> None:
+        """PID → Patient (:class:`PatientMixin`), then its Account (IG PID[Account], :class:`InsuranceMixin`)."""
+        super().seg_pid(seg)
+        self.add_account(seg)
 
     # ------------------------------------------------------------ run
 

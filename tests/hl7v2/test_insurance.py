@@ -174,3 +174,20 @@ def test_guarantor_who_is_the_patient_is_not_mapped_twice() -> None:
     assert not of_type(resources, "RelatedPerson")
     (patient,) = of_type(resources, "Patient")
     assert "G-1" in [i["value"] for i in patient["identifier"]]
+
+
+def test_patient_account_number_is_an_account_with_its_guarantors() -> None:
+    raw = adt(
+        "GT1|1|G-1^^^RSUD|SANTOSO^AGUS||||||||BRO||20240101|20241231",
+        "GT1|2||||||||||SEL",
+    ).replace("||19800101|M", "||19800101|M||||||||||AC-9^^^RSUD^AN")
+    resources, _ = convert(raw)
+    (account,) = of_type(resources, "Account")
+    patient = of_type(resources, "Patient")[0]
+    assert account["identifier"][0]["value"] == "AC-9" and account["status"] == "active"
+    assert account["subject"] == [{"reference": f"Patient/{patient['id']}"}]
+    brother, itself = account["guarantor"]
+    assert resolve(resources, brother["party"])["name"][0]["given"] == ["AGUS"]
+    assert brother["period"] == {"start": "2024-01-01", "end": "2024-12-31"}
+    assert itself["party"] == {"reference": f"Patient/{patient['id']}"}
+    assert len(of_type(resources, "RelatedPerson")) == 1
