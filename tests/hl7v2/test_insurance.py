@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir.resources.R4B.bundle import Bundle
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from adapters.base import MapContext
 from adapters.bpjs.fhirutil import CS, SYS
 from adapters.hl7v2.codec import Hl7v2Codec
@@ -191,3 +195,17 @@ def test_patient_account_number_is_an_account_with_its_guarantors() -> None:
     assert brother["period"] == {"start": "2024-01-01", "end": "2024-12-31"}
     assert itself["party"] == {"reference": f"Patient/{patient['id']}"}
     assert len(of_type(resources, "RelatedPerson")) == 1
+
+
+FIELD = st.text(alphabet=st.sampled_from("0123456789ABDEFMNSLZ^&~\\.-+ :"), max_size=20)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["IN1", "IN2", "GT1"]), st.lists(FIELD, max_size=72)), min_size=1, max_size=4)
+)
+def test_whatever_the_insurance_fields_hold_the_bundle_is_valid_r4(segments: list[tuple[str, list[str]]]) -> None:
+    body = [f"{sid}|{'|'.join(fields)}" for sid, fields in segments]
+    resources, _ = convert(adt(*body).replace("|19800101|M\r", "|19800101|M||||||||||AC-1\r"))
+    Bundle.model_validate({"resourceType": "Bundle", "type": "collection",
+                           "entry": [{"resource": r} for r in resources]})  # fmt: skip
