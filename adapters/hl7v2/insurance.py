@@ -1,4 +1,4 @@
-"""IN1 / IN2 → Coverage, payer and policy-holder Organizations and the insured (v2-to-FHIR IG IN1[Coverage]).
+"""IN1 / IN2 → Coverage (v2-to-FHIR IG IN1[Coverage]); PID-18 → Account (IG PID[Account]); GT1 → guarantors.
 
 IG IN1[Coverage] fields: IN1-2 → ``identifier`` (CWE[Identifier]), IN1-4/-5 → ``payor`` Organization
 (name, address), IN1-10 → ``policyHolder`` Organization identifier (an IN1-10 of type SN is a subscriber
@@ -8,7 +8,8 @@ id: extension ``subscriberId``), IN1-11 → ``policyHolder`` Organization, IN1-1
 
 Fields the IG leaves open, taken where FHIR has a clear place: IN1-3 (payer identifier), IN1-6/-7 (payer
 contact and phone), IN1-2 / IN1-8..9 / IN1-35 as ``class`` plan / group / class (IN1-35 as in the FHIR
-STU3 Coverage mappings), IN1-36 policy number and IN2-61 patient member number as ``identifier``, the
+STU3 Coverage mappings), IN1-36 policy number and IN2-61 patient member number as ``identifier``, IN1-37
+policy deductible as ``costToBeneficiary`` (type ``deductible``, coverage-copay-type), the
 insured's data (IN1-18 birth date, -19 address, -43 sex, IN2-1/-2 identifiers, IN2-34 language, IN2-63
 phone) on the subscriber RelatedPerson, IN1-44 and IN2-49/-50/-64 on the policy-holder (employer).
 
@@ -25,6 +26,12 @@ the patient is the subscriber, as the BPJS adapters expect; a card number that i
 reported (GW-1342). The entitled class (hak kelas 1/2/3) is IN1-35 Company Plan Code with a CWE-3 name
 configured in ``settings["coding_systems"]`` to ``urn:jembatan:codesystem:bpjs-hak-kelas``: the code is
 checked through the map ``bpjs-hak-kelas`` and becomes ``class`` of type ``class``.
+
+Guarantors (the IG maps no GT1 field): a GT1 whose GT1-11 is not ``SEL`` becomes a RelatedPerson (GT1-2/-19
+ids, -12 social security number, -3 name, -5 address, -6/-7 phones, -8 birth date, -9 sex, -11 relationship
+through the IG Relationship map, -36 language); the patient's own GT1 (SEL) is merged into the Patient by
+:mod:`adapters.hl7v2.patient` and not mapped again. The Account of PID-18 lists the patient's GT1s as
+``guarantor`` (the Patient for SEL) with GT1-13/-14 as the period.
 """
 
 from __future__ import annotations
