@@ -194,8 +194,10 @@ class InsuranceMixin(BuilderBase):
         if seg.v(36):
             # the policy number is assigned by the insurer: its namespace is the insurance company id IN1-3.1
             authority = seg.v(3) or seg.v(4) or "policy-number"
-            out.append({"system": identifier_system(authority, "", "", "", self.scope, self.where(seg, 36)),
-                        "value": seg.v(36)})  # fmt: skip
+            policy = {"system": identifier_system(authority, "", "", "", self.scope, self.where(seg, 36)),
+                      "value": seg.v(36)}  # fmt: skip
+            self.check_card(policy, self.where(seg, 36))
+            out.append(policy)
         if in2 is not None:
             for rep in in2.reps(61):
                 member = self.typed(cx(rep, self.scope, self.where(in2, 61)))

@@ -209,3 +209,11 @@ def test_whatever_the_insurance_fields_hold_the_bundle_is_valid_r4(segments: lis
     resources, _ = convert(adt(*body).replace("|19800101|M\r", "|19800101|M||||||||||AC-1\r"))
     Bundle.model_validate({"resourceType": "Bundle", "type": "collection",
                            "entry": [{"resource": r} for r in resources]})  # fmt: skip
+
+
+def test_policy_number_of_the_bpjs_payer_is_checked_as_a_card_number() -> None:
+    resources, ctx = convert(adt(BPJS_IN1 + "|0001234567890"))
+    card = [i for i in of_type(resources, "Coverage")[0]["identifier"] if i["system"] == SYS["no_kartu"]]
+    assert [i["value"] for i in card] == ["0001234567890"] and not warnings(ctx, "GW-1342")
+    _, ctx = convert(adt(BPJS_IN1 + "|98765"))
+    assert any("not 13 digits" in text for text in warnings(ctx, "GW-1342"))
