@@ -17,6 +17,7 @@ from adapters.hl7v2.datatypes import (
     resource_id,
     xcn_practitioner,
 )
+from conformance.outcome import Issue
 
 # PV1 field, v3 ParticipationType code, its display (IG: coding.display for ATND, type.text for the others)
 PARTICIPANTS = ((7, "ATND", "attender"), (8, "REF", "referrer"), (9, "CON", "consultant"), (17, "ADM", "admitter"),
@@ -36,6 +37,12 @@ HANDLED = frozenset(
     "MSH EVN PID PD1 NK1 PV1 PV2 AL1 DG1 PR1 ORC OBR OBX NTE SPM RXA RXR RXE RXO TQ1 SCH TXA MRG SFT".split()
     + ["RF1", "PRD", "PDA"]
 )
+
+
+# the element through which each resource type points at the patient, where R4 makes it required (1..1)
+PATIENT_REQUIRED = {"AllergyIntolerance": "patient", "ChargeItem": "subject", "Condition": "subject",
+                    "Coverage": "beneficiary", "Immunization": "patient", "MedicationRequest": "subject",
+                    "Procedure": "subject", "RelatedPerson": "patient", "ServiceRequest": "subject"}  # fmt: skip
 
 
 class BuilderBase:
@@ -79,6 +86,29 @@ class BuilderBase:
 
     def subject(self) -> Json | None:
         return {"reference": self.patient} if self.patient else None
+
+    def no_patient(self, seg: Seg) -> None:
+        """Warn (GW-1347) that ``seg`` is not mapped: its resource needs the patient and no PID came before it."""
+        text = f"{seg.id} needs the patient, but no PID comes before it: not mapped"
+        self.ctx.report(Issue("warning", "required", text, location=(self.where(seg),), message_id="GW-1347"))
+
+    def finish_subjects(self) -> None:
+        """Give the patient to every resource whose R4 patient element is required but still empty.
+
+        A segment may come before the PID (an ORC, a DG1 in REF^I12); its resource gets the patient
+        once the whole message is read. A message with no patient at all cannot carry such a
+        resource: it is not produced, and a warning (GW-1347) says so.
+        """
+        for ref, resource in list(self.entries.items()):
+            element = PATIENT_REQUIRED.get(resource["resourceType"])
+            if element is None or resource.get(element):
+                continue
+            if self.patient:
+                resource[element] = {"reference": self.patient}
+                continue
+            del self.entries[ref]
+            text = f"no PID in the message: {resource['resourceType']} ({element} 1..1) not produced"
+            self.ctx.report(Issue("warning", "required", text, location=("PID",), message_id="GW-1347"))
 
     def practitioner(self, rep: Rep | None, where: str) -> Json | None:
         if rep is None:

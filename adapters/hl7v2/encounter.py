@@ -211,8 +211,10 @@ class EncounterMixin(BuilderBase):
     def seg_al1(self, seg: Seg) -> None:
         where = self.where(seg)
         code = cwe(seg.rep(3), self.scope, self.where(seg, 3))
-        if not code or not self.patient:
+        if not code:
             return
+        if not self.patient:
+            return self.no_patient(seg)
         category = lookup(self.scope, "v2-0127-to-allergy-category", "0127", seg.v(2), self.where(seg, 2),
                           target_system=FHIR + "allergy-intolerance-category")  # fmt: skip
         kind = peek(self.scope, "v2-0127-to-allergy-category", "0127", seg.v(2), FHIR + "allergy-intolerance-type")
@@ -236,8 +238,10 @@ class EncounterMixin(BuilderBase):
         code = cwe(seg.rep(3), self.scope, self.where(seg, 3))
         if seg.v(4):
             code = {**(code or {}), "text": seg.v(4)}
-        if code is None or not self.patient:
+        if code is None:
             return
+        if not self.patient:
+            return self.no_patient(seg)
         ident = ei(seg.rep(20), self.scope, self.where(seg, 20))
         asserted = dtm(seg.v(19), self.scope, self.where(seg, 19))
         cid = resource_id("Condition", ident["system"], ident["value"]) if ident else resource_id(
@@ -282,7 +286,7 @@ class EncounterMixin(BuilderBase):
     def seg_pda(self, seg: Seg) -> None:
         """PDA-1 death cause codes → Conditions of the patient (the IG's PDA map)."""
         if not self.patient:
-            return
+            return self.no_patient(seg)
         for rep in seg.reps(1):
             code = cwe(rep, self.scope, self.where(seg, 1))
             if code:
@@ -302,8 +306,10 @@ class EncounterMixin(BuilderBase):
     def seg_pr1(self, seg: Seg) -> None:
         """PR1 → Procedure (IG PR1 map); the status is "unknown" as the IG says when the context does not tell."""
         code = cwe(seg.rep(3), self.scope, self.where(seg, 3))
-        if code is None or not self.patient:
+        if code is None:
             return
+        if not self.patient:
+            return self.no_patient(seg)
         if seg.v(4) and not seg.v(3, 9):  # IG: PR1-4 is code.text when PR1-3.9 is empty
             code = {**code, "text": seg.v(4)}
         ident = ei(seg.rep(19), self.scope, self.where(seg, 19))

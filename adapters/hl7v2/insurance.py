@@ -77,7 +77,7 @@ class InsuranceMixin(BuilderBase):
     def seg_in1(self, seg: Seg) -> None:
         if not self.patient:
             self.ctx.unused.append(self.where(seg))
-            return
+            return self.no_patient(seg)
         in2 = self.insurance_in2(seg)
         payer = self.payer(seg)
         if payer is None:
@@ -143,7 +143,9 @@ class InsuranceMixin(BuilderBase):
     def seg_gt1(self, seg: Seg) -> None:
         """A guarantor who is not the patient (GT1-11 not SEL) → RelatedPerson; the patient's own GT1 is
         merged into the Patient by :mod:`adapters.hl7v2.patient` and is not mapped again here."""
-        if not self.patient or seg.v(11) == SELF:
+        if not self.patient:
+            return self.no_patient(seg)
+        if seg.v(11) == SELF:
             return
         person = self.guarantor(seg)
         if person is not None:

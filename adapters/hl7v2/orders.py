@@ -228,8 +228,10 @@ class OrderMixin(BuilderBase):
 
     def seg_rxa(self, seg: Seg) -> None:
         vaccine = cwe(seg.rep(5), self.scope, self.where(seg, 5))
-        if vaccine is None or not self.patient:
+        if vaccine is None:
             return
+        if not self.patient:
+            return self.no_patient(seg)
         if self.order is not None and self.order is not self.referral:  # VXU: the ORC order has no OBR
             self.order = self.entries[self.add(self.order)]
         status = "completed"
@@ -288,8 +290,10 @@ class OrderMixin(BuilderBase):
 
     def seg_rxe(self, seg: Seg) -> None:
         med = cwe(seg.rep(2), self.scope, self.where(seg, 2))
-        if med is None or not self.patient:
+        if med is None:
             return
+        if not self.patient:
+            return self.no_patient(seg)
         order_key = self.order["id"] if self.order else self.message.control_id
         request: Json = {
             "resourceType": "MedicationRequest",

@@ -307,7 +307,7 @@ class PatientMixin(BuilderBase):
     def seg_pd1(self, seg: Seg) -> None:
         """PD1-4 primary care provider → generalPractitioner; PD1-14 place of worship → patient-congregation."""
         if not self.patient:
-            return
+            return self.no_patient(seg)
         patient = self.entries[self.patient]
         gps = [self.practitioner(r, self.where(seg, 4)) for r in seg.reps(4)]
         patient["generalPractitioner"] = [g for g in gps if g] or None
@@ -319,7 +319,7 @@ class PatientMixin(BuilderBase):
 
     def seg_nk1(self, seg: Seg) -> None:
         if not self.patient:
-            return
+            return self.no_patient(seg)
         where = self.where(seg)
         names = [xpn(r, self.scope, where) for r in seg.reps(2)]
         addresses = [xad(r, self.scope, self.where(seg, 4)) for r in seg.reps(4)]
@@ -388,8 +388,10 @@ class PatientMixin(BuilderBase):
         """A40 merge: the retired record is a Patient that points to the surviving one (replaced-by)."""
         found = [cx(r, self.scope, self.where(seg, 1)) for r in seg.reps(1)]
         olds = [o for o in found if o]
-        if not olds or not self.patient:
+        if not olds:
             return
+        if not self.patient:
+            return self.no_patient(seg)
         old = {"resourceType": "Patient", "id": resource_id("Patient", olds[0]["system"], olds[0]["value"]),
                "identifier": olds, "active": False,
                "link": [{"other": {"reference": self.patient}, "type": "replaced-by"}]}  # fmt: skip

@@ -43,6 +43,7 @@ class BundleBuilder(PatientMixin, EncounterMixin, OrderMixin, ResultMixin, Refer
                 continue
             handler(seg)
         self.finish_referral()
+        self.finish_subjects()
         return list(self.entries.values())
 
 
