@@ -153,13 +153,20 @@ class EncounterMixin(BuilderBase):
             },
         }
 
+    def discharge_disposition(self, rep: Rep | None, where: str) -> Json | None:
+        """PV1-36: a table 0112 code goes through ``v2-0112-to-discharge-disposition`` (a miss is a warning:
+        the visit is still worth storing); a code whose CWE-3 names another system is the sender's own coding."""
+        if rep is None or not rep.c(1):
+            return None
+        if rep.c(3) and rep.c(3).upper() not in ("HL70112", "HL7112"):
+            return cwe(rep, self.scope, where)
+        code, system = mapped_code(self.scope, "v2-0112-to-discharge-disposition", "0112", rep.c(1), where,
+                                   severity="warning")  # fmt: skip
+        return {"coding": [{"system": system, "code": code}]} if code else None
+
     def hospitalization(self, seg: Seg) -> Json:
         where = self.where(seg, 36)
-        disposition = None
-        if seg.v(36):
-            code, system = mapped_code(self.scope, "v2-0112-to-discharge-disposition", "0112", seg.v(36), where)
-            if code:
-                disposition = {"coding": [{"system": system, "code": code}]}
+        disposition = self.discharge_disposition(seg.rep(36), where)
         pre = seg.rep(5)
         pre_admission = cx(pre, self.scope, self.where(seg, 5)) if pre else None
         self.identifier_type_display(pre_admission)

@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
-from mappings.registry import BUNDLED_ROOT
+from adapters.base import MapContext
+from adapters.hl7v2.codec import Hl7v2Codec
+from adapters.hl7v2.mapper import Hl7v2Mapper
+from mappings.registry import BUNDLED_ROOT, MappingRegistry
 from tests.hl7v2.test_indonesia import convert, first
 
 MSH = "MSH|^~\\&|SIMRS|RSUD|GW|KEMKES|20240101083000||{event}|C1|P|2.5\r"
@@ -132,3 +135,23 @@ def test_identifier_types_of_the_visit_take_the_table_0203_display() -> None:
     assert visit["type"]["coding"] == [{"system": v2_0203, "code": "VN", "display": "Visit number"}]
     assert visit["type"]["text"] == "visit number"
     assert alternate["type"]["coding"][0]["display"] == "Medical record number"
+
+
+def test_discharge_disposition_local_coding_and_unknown_table_code() -> None:
+    """PV1-36 in a local system (CWE-3) is kept as the sender's coding; an unknown table 0112 code is a warning."""
+
+    def encounter(pv1_36: str) -> tuple[dict[str, Any], MapContext]:
+        fields = ["PV1", "1", "I"] + [""] * 33 + [pv1_36]
+        raw = ("MSH|^~\\&|SIMRS|RSUD|GW|KEMKES|20240101083000||ADT^A03|C1|P|2.5\r"
+               "PID|1||RM1^^^RSUD^MR||SANTOSO^BUDI\r" + "|".join(fields) + "\r")  # fmt: skip
+        ctx = MapContext(mappings=MappingRegistry(), settings={"timezone": "Asia/Jakarta"})
+        bundle = dict(Hl7v2Mapper().to_fhir(Hl7v2Codec().parse(raw.encode()), ctx))
+        return next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Encounter"), ctx
+
+    local, ctx = encounter("PLG^Pulang atas permintaan sendiri^SIMRSPULANG")
+    coding = local["hospitalization"]["dischargeDisposition"]["coding"][0]
+    assert coding["code"] == "PLG" and coding["display"] == "Pulang atas permintaan sendiri"
+    assert not ctx.outcome.errors
+    unknown, ctx = encounter("ZZ")
+    assert "dischargeDisposition" not in unknown.get("hospitalization", {})
+    assert [i.severity for i in ctx.outcome.issues if i.message_id == "GW-2201"] == ["warning"]
