@@ -25,6 +25,8 @@ from adapters.hl7v2.datatypes import (
     resource_id,
 )
 
+ATTACHMENT_TYPES = ("RP", "ED")  # OBX-2 types whose OBX-5 is an attachment (reference pointer, encapsulated)
+
 
 class ResultMixin(BuilderBase):
     def seg_obx(self, seg: Seg) -> None:
@@ -80,7 +82,7 @@ class ResultMixin(BuilderBase):
         DiagnosticReport.presentedForm (MIME type through ``v2-0191-to-mime-type``): of the OBR's report,
         or, with no report (an order message, an OBX before any OBR), of a report of its own."""
         rep, kind = seg.rep(5), seg.v(2)
-        if rep is None or kind not in ("RP", "ED"):
+        if rep is None or kind not in ATTACHMENT_TYPES:
             return
         attachment = self.attachment(rep, kind, seg)
         if not attachment:
@@ -133,10 +135,12 @@ class ResultMixin(BuilderBase):
         value becomes one component per repetition (same code and reference range), never dropped."""
         value_type = seg.v(2)
         reps = seg.reps(5)
-        if not reps:
+        if not reps or value_type in ATTACHMENT_TYPES:  # an attachment: see presented_form
             return
         where = self.where(seg, 5)
-        kind, _ = mapped_code(self.scope, "v2-0125-to-observation-value-type", "0125", value_type, self.where(seg, 2))
+        # a value type without a FHIR value (FN, HD…) is reported and its value left out; the result stays
+        kind, _ = mapped_code(self.scope, "v2-0125-to-observation-value-type", "0125", value_type, self.where(seg, 2),
+                              severity="warning")  # fmt: skip
         if kind == "string":
             obs["valueString"] = "\n".join(r.c(1) for r in reps) if value_type != "ST" else reps[0].c(1)
             return
