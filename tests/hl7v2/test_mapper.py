@@ -95,7 +95,7 @@ def test_oru_observations() -> None:
     assert hb["referenceRange"][0]["low"]["value"] == 12 and hb["status"] == "final"
     assert obs["8251-1"]["valueString"] == "lipemic" and obs["8251-1"]["status"] == "preliminary"
     codes = {(i.message_id, i.severity) for i in ctx.outcome.issues}
-    assert ("GW-2201", "error") in codes  # XX value type and Q status are unmapped, and reported
+    assert ("GW-2201", "warning") in codes  # XX value type and Q status are unmapped, and reported (not an AE)
     assert of_type(bundle, "ServiceRequest")[0]["identifier"][0]["value"] == "P1"
 
 
