@@ -12,7 +12,9 @@ from tests.hl7v2.golden import DELIBERATE, Rule, compare_all, leaves, load_rules
 
 # floors just under the figures reached (issue #4 asks >= 90 each); a mapping regression fails here
 FLOORS = {"Patient": 93.0, "Encounter": 97.5, "Observation": 97.0, "Condition": 94.0, "AllergyIntolerance": 99.5,
-          "Immunization": 99.5, "DiagnosticReport": 95.5, "ServiceRequest": 91.5}  # fmt: skip
+          "Immunization": 99.5, "DiagnosticReport": 95.5, "ServiceRequest": 91.5,
+          # not targets of issue #4, guarded against regressions all the same
+          "Coverage": 98.5, "Account": 90.0, "RelatedPerson": 88.5, "Procedure": 62.0}  # fmt: skip
 
 
 def test_golden_reproduction(samples_dir: Path) -> None:
