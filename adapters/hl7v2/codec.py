@@ -26,7 +26,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import hl7
 
@@ -298,87 +297,12 @@ def check_encoding_chars(msh: str, warnings: list[str]) -> str:
 def build_message(group: list[str], warnings: list[str]) -> V2Message:
     group = [check_encoding_chars(group[0], warnings), *group[1:]]
     try:
-        message = split_message("\r".join(group))
+        message = hl7.parse("\r".join(group))
     except (hl7.ParseException, IndexError, ValueError) as exc:  # pragma: no cover - guarded above
         raise DecodeError("GW-1306", f"python-hl7 could not split the message: {exc}") from exc
     parsed = V2Message(message, warnings)
     check_header(parsed)
     return parsed
-
-
-# ---------------------------------------------------------------- splitting
-
-
-def split_message(text: str) -> hl7.Message:
-    """python-hl7's tree for ``text``, node for node what ``hl7.parse(text)`` builds, about four times faster.
-
-    ``hl7.parse`` walks every field, repetition and component with a fresh parse-plan object and
-    tests every separator at every level, which made it the largest cost of decoding. This makes
-    the same containers (same classes, separators, escape character and factory) with plain
-    splits. Text it was not written for (no field after MSH-2, encoding characters that do not
-    give five distinct separators) goes to ``hl7.parse``.
-    """
-    strmsg = text.strip()
-    seps = strmsg[3 : strmsg.find(strmsg[3:4], 4)] if strmsg[:3] in HEADER_IDS else ""
-    # as python-hl7 reads MSH-1/MSH-2: field, then repetition, component, sub-component; the escape apart
-    separators = "\r" + seps[:1] + (seps[2:3] or "~") + (seps[1:2] or "^") + (seps[4:5] or "&")
-    if len(separators) != 5 or len(set(separators)) != 5:
-        return hl7.parse(text)
-    esc = seps[3:4] or "\\"
-    splitter = _Splitter(separators, esc)
-    segments = [splitter.segment(line) for line in strmsg.split("\r")]
-    if any(seg is None for seg in segments):
-        return hl7.parse(text)
-    return splitter.make(hl7.Message, segments)
-
-
-class _Splitter:
-    """Builds python-hl7 containers for one message's separators (see :func:`split_message`)."""
-
-    def __init__(self, separators: str, esc: str) -> None:
-        self.fs, self.rs, self.cs, self.ss = separators[1], separators[2], separators[3], separators[4]
-        self.attrs = {
-            cls: {"separator": separators[depth], "esc": esc, "separators": separators, "factory": hl7.Factory}
-            for depth, cls in enumerate(_LEVELS)
-        }
-
-    def make(self, cls: type[hl7.Container], items: list[Any]) -> Any:
-        """A container as python-hl7's constructor would make it (without its per-node checks)."""
-        node = _new_list(cls)
-        _extend_list(node, items)
-        node.__dict__.update(self.attrs[cls])
-        return node
-
-    def segment(self, line: str) -> hl7.Segment | None:
-        """One segment; None when python-hl7 would read it in a way this splitter does not copy."""
-        fs, rs, cs, ss = self.fs, self.rs, self.cs, self.ss
-        if fs not in line and rs not in line and cs not in line and ss not in line:
-            return self.make(hl7.Segment, [line])
-        if line[:3] in HEADER_IDS:
-            end = line.find(line[3], 4)
-            if end < 0:
-                return None
-            head = [self.make(hl7.Field, [part]) for part in (line[:3], line[3], line[4:end])]
-            rest = line[end + 1 :]
-            return self.make(hl7.Segment, head + ([self.field(f) for f in rest.split(fs)] if rest else []))
-        return self.make(hl7.Segment, [self.field(f) for f in line.split(fs)])
-
-    def field(self, text: str) -> hl7.Field:
-        if self.rs not in text and self.cs not in text and self.ss not in text:
-            return self.make(hl7.Field, [text])
-        return self.make(hl7.Field, [self.repetition(r) for r in text.split(self.rs)])
-
-    def repetition(self, text: str) -> hl7.Repetition:
-        if self.cs not in text and self.ss not in text:
-            return self.make(hl7.Repetition, [text])
-        return self.make(hl7.Repetition, [self.component(c) for c in text.split(self.cs)])
-
-    def component(self, text: str) -> hl7.Component:
-        return self.make(hl7.Component, text.split(self.ss) if self.ss in text else [text])
-
-
-_LEVELS = (hl7.Message, hl7.Segment, hl7.Field, hl7.Repetition, hl7.Component)
-_new_list, _extend_list = list.__new__, list.extend
 
 
 def check_header(msg: V2Message) -> None:
