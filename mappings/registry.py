@@ -193,10 +193,12 @@ class MappingRegistry:
     def __init__(self, roots: Iterable[Path | str] = (BUNDLED_ROOT,)) -> None:
         self.roots = [Path(r) for r in roots]
         self._maps: dict[str, dict[str, ConceptMapVersion]] = {}
+        self._latest: dict[str, ConceptMapVersion] = {}  # get() without a version: highest semver, worked out once
         for root in self.roots:
             self._load_root(root)
 
     def _load_root(self, root: Path) -> None:
+        self._latest.clear()  # a root may add a newer version
         lock = read_lock(root)
         for path in sorted(root.glob("*/*.json")):
             cmap = load_file(path)
@@ -220,11 +222,14 @@ class MappingRegistry:
 
     def get(self, map_id: str, version: str | None = None) -> ConceptMapVersion:
         """A pinned version, or the highest semver when ``version`` is None."""
+        if version is None and map_id in self._latest:
+            return self._latest[map_id]
         versions = self._maps.get(map_id)
         if not versions:
             raise MappingNotFound(message=f"no mapping {map_id!r}")
         if version is None:
-            version = max(versions, key=semver_key)
+            latest = self._latest[map_id] = versions[max(versions, key=semver_key)]
+            return latest
         try:
             return versions[version]
         except KeyError:

@@ -167,3 +167,16 @@ def test_copy_of_bundled_root_loads_identically(tmp_path):
     shutil.copytree(BUNDLED_ROOT, tmp_path / "m", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     a, b = MappingRegistry(), MappingRegistry([tmp_path / "m"])
     assert {(c.map_id, c.version, c.digest) for c in a} == {(c.map_id, c.version, c.digest) for c in b}
+
+
+def test_latest_version_follows_a_root_loaded_later(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    _write(first, _map(version="1.0.0"))
+    _write(first, _map(version="1.10.0", codes=(("1", "male"),)))
+    _write(second, _map(version="2.0.0", codes=(("2", "female"),)))
+    registry = MappingRegistry([first])
+    assert registry.get("local-sex").version == "1.10.0"
+    assert registry.get("local-sex").version == "1.10.0"  # the remembered answer
+    registry._load_root(second)
+    assert registry.get("local-sex").version == "2.0.0"
+    assert registry.get("local-sex", "1.0.0").version == "1.0.0"
