@@ -27,10 +27,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -150,19 +150,22 @@ def store_batch(items: list[Prepared]) -> list[IngestResult | Exception]:
 
     Returns, per item and in order, its :class:`IngestResult` or the exception that kept it from
     being stored. Idempotency is checked against the store *and* the earlier items of the batch:
-    one query finds the stored transactions of every key in the batch, and each item stored is
-    added to what the next items are checked against. The rows are written in one flush at commit.
+    one query finds the stored transactions of every key in the batch; a key that an earlier item
+    of the batch has just stored (a retransmission inside the group) is looked up again, which
+    finds that uncommitted row in this transaction.
     """
     if len(items) > 1:
         try:
             with get_db().session() as session:
                 known = _earlier_of_batch(session, items)
+                stored: set[tuple[str, str]] = set()
                 results: list[IngestResult | Exception] = []
                 for item in items:
                     key = (item.channel, item.key or "")
-                    result, tx = _store_checked(session, item, known.get(key, []), flush=False)
+                    earlier = _earlier(session, *key) if key in stored else known.get(key, [])
+                    result, tx = _store_checked(session, item, earlier)
                     if tx is not None and item.key is not None:
-                        known.setdefault(key, []).append(tx)
+                        stored.add(key)
                     results.append(result)
             return results
         except Exception:  # noqa: BLE001 - rolled back as a whole; retried one by one below
@@ -188,11 +191,11 @@ def _store_alone(item: Prepared) -> IngestResult | Exception:
 
 def _store_prepared(session: Session, item: Prepared) -> IngestResult:
     earlier = _earlier(session, item.channel, item.key) if item.key is not None else []
-    return _store_checked(session, item, earlier, flush=True)[0]
+    return _store_checked(session, item, earlier)[0]
 
 
 def _store_checked(
-    session: Session, item: Prepared, earlier: list[Transaction], *, flush: bool
+    session: Session, item: Prepared, earlier: list[Transaction]
 ) -> tuple[IngestResult, Transaction | None]:
     """Store ``item`` given the transactions stored before under its key; the new row, if one was added."""
     pipeline = get_gateway().pipeline(item.channel)
@@ -203,8 +206,8 @@ def _store_checked(
         if earlier:
             conflict_run = _decode_only(item.decoded)  # a fresh copy: a retry must not add GW-6301 twice
             return _store(session, pipeline, item.body, item.digest, item.key, conflict_run, item.make_response,
-                          conflict=True, flush=flush, raw_z=item.raw_z)  # fmt: skip
-    return _store(session, pipeline, item.body, item.digest, item.key, item.run, item.make_response, flush=flush,
+                          conflict=True, raw_z=item.raw_z)  # fmt: skip
+    return _store(session, pipeline, item.body, item.digest, item.key, item.run, item.make_response,
                   raw_z=item.raw_z, output_z=item.output_z)  # fmt: skip
 
 
@@ -216,8 +219,7 @@ def _earlier_of_batch(session: Session, items: list[Prepared]) -> dict[tuple[str
             keys.setdefault(item.channel, set()).add(item.key)
     found: dict[tuple[str, str], list[Transaction]] = {}
     for channel, channel_keys in keys.items():
-        stmt = select(Transaction).where(Transaction.channel == channel, Transaction.idempotency_key.in_(channel_keys))
-        for tx in session.scalars(stmt):
+        for tx in session.scalars(_BY_KEYS, {"channel": channel, "keys": list(channel_keys)}):
             found.setdefault((channel, tx.idempotency_key or ""), []).append(tx)
     return found
 
@@ -306,9 +308,17 @@ class GroupCommitter:
             pending.done.set()
 
 
+# the idempotency lookups, built once (the writer runs them for every group)
+_BY_KEY = select(Transaction).where(
+    Transaction.channel == bindparam("channel"), Transaction.idempotency_key == bindparam("key")
+)
+_BY_KEYS = select(Transaction).where(
+    Transaction.channel == bindparam("channel"), Transaction.idempotency_key.in_(bindparam("keys", expanding=True))
+)
+
+
 def _earlier(session: Session, channel: str, key: str) -> list[Transaction]:
-    stmt = select(Transaction).where(Transaction.channel == channel, Transaction.idempotency_key == key)
-    return list(session.scalars(stmt))
+    return list(session.scalars(_BY_KEY, {"channel": channel, "key": key}))
 
 
 def _duplicate(tx: Transaction) -> IngestResult:
@@ -334,14 +344,13 @@ def _store(
     make_response: ResponseMaker | None,
     *,
     conflict: bool = False,
-    flush: bool = True,
     raw_z: bytes | None = None,
     output_z: bytes | None = None,
 ) -> tuple[IngestResult, Transaction]:
-    """Add the transaction row (and its outbox entry) to ``session``: one INSERT, its values all known first.
+    """Write the transaction row (then add its outbox entry) in ``session``'s transaction.
 
-    With ``flush`` the row is written at once, so a concurrent duplicate raises IntegrityError
-    here; a group commit leaves the rows of the whole group to the commit's one flush.
+    The row is written at once, so a concurrent duplicate raises IntegrityError here. The
+    returned :class:`Transaction` is not attached to the session (see :func:`_insert`).
     ``raw_z`` / ``output_z`` are ``body`` / ``run.output`` already compressed, when known.
     """
     channel = pipeline.channel
@@ -376,15 +385,28 @@ def _store(
             tx.set_status("queued")
     response = make_response(run, tx.id, status) if make_response else None
     tx.response_z = compress(response)
-    session.add(tx)
-    if tx.status == "queued":
-        session.flush()  # the outbox entry refers to the transaction row: that row goes first
+    _insert(session, tx)
+    if tx.status == "queued":  # after its transaction row, which the entry refers to
         outbox.enqueue(session, channel.destination, run.output or b"", pipeline.target.media_type, tx.id)
-    if flush:
-        session.flush()  # raises IntegrityError on a concurrent duplicate
     log.info("message stored", extra={"transaction": tx.id, "channel": channel.name, "status": tx.status})
     result = IngestResult(tx.id, tx.status, run.outcome, run.output, conflict=conflict, response=response, run=run)
     return result, tx
+
+
+_TRANSACTIONS = cast(Table, Transaction.__table__)
+_COLUMNS = tuple(column.key for column in _TRANSACTIONS.columns)
+
+
+def _insert(session: Session, tx: Transaction) -> None:
+    """One Core INSERT of ``tx``'s row, in the session's transaction.
+
+    A new row is written with a plain INSERT rather than through the session's unit of work
+    (identity map, attribute events, flush planning): that bookkeeping was most of the single
+    writer's time, and nothing reads the object back. As in a flush, a column left unset gets its
+    default (id, timestamps).
+    """
+    values = {key: value for key in _COLUMNS if (value := getattr(tx, key)) is not None}
+    session.execute(insert(_TRANSACTIONS), values)
 
 
 def _utc_iso(moment: datetime | None) -> str | None:
