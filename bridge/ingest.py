@@ -395,6 +395,7 @@ def _store(
 
 _TRANSACTIONS = cast(Table, Transaction.__table__)
 _COLUMNS = tuple(column.key for column in _TRANSACTIONS.columns)
+_INSERT = insert(_TRANSACTIONS)
 
 
 def _insert(session: Session, tx: Transaction) -> None:
@@ -406,7 +407,7 @@ def _insert(session: Session, tx: Transaction) -> None:
     default (id, timestamps).
     """
     values = {key: value for key in _COLUMNS if (value := getattr(tx, key)) is not None}
-    session.execute(insert(_TRANSACTIONS), values)
+    session.execute(_INSERT, values)
 
 
 def _utc_iso(moment: datetime | None) -> str | None:
