@@ -140,7 +140,10 @@ def _erl(location: str | None, comp: str) -> str:
 def _esc(text: str, header: Header) -> str:
     enc = header.encoding
     seps = "\r" + header.field_sep + (enc[1:2] or "~") + (enc[:1] or "^") + (enc[3:4] or "&")
-    return escape(text, esc=enc[2:3] or "\\", separators=seps)
+    esc = enc[2:3] or "\\"
+    if text.isprintable() and not any(ch in text for ch in seps + esc):
+        return text  # nothing to escape (no delimiter, line break or control character): skip the per-character walk
+    return escape(text, esc=esc, separators=seps)
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

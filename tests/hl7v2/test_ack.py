@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.hl7v2.ack import build_ack, header_of, sniff_header
+from adapters.hl7v2.ack import Header, _esc, build_ack, header_of, sniff_header
 from adapters.hl7v2.codec import Hl7v2Codec, V2Message
+from adapters.hl7v2.escape import escape
 from bridge.errors import DecodeError
 
 RAW = b"MSH|^~\\&|SIMRS|RSUD|GW|KEMKES|20240101083000||ADT^A04^ADT_A01|C123|P|2.5\rPID|1||RM001^^^RSUD^MR\r"
@@ -57,3 +58,13 @@ def test_pre_25_uses_err1() -> None:
 def test_sniff_header_of_garbage_gives_defaults() -> None:
     assert sniff_header(b"\x00\x01garbage").control_id == ""
     assert b"MSA|AR\r" in build_ack(sniff_header(b"nothing"), "AR")
+
+
+@pytest.mark.parametrize("encoding", ["^~\\&", "^~#$", "*!+%"])
+@pytest.mark.parametrize(
+    "text", ["", "plain text", "kode \u00e9\u4e2d", *"|^~\\&#$*!+%", "a\nb", "a\rb", "\x01", "\x7f", "\x85"]
+)
+def test_ack_text_is_escaped_exactly_as_escape_does(text, encoding):
+    header = Header(field_sep="|", encoding=encoding, control_id="1")
+    seps = "\r|" + encoding[1] + encoding[0] + encoding[3]
+    assert _esc(f"x{text}y", header) == escape(f"x{text}y", esc=encoding[2], separators=seps)
