@@ -216,3 +216,29 @@ def test_group_committer_reports_storage_failure_to_the_caller(tmp_path, monkeyp
         committer.submit(item)
     committer.close()
     assert _count(app, Transaction) == 0
+
+
+def test_a_group_stores_every_column_of_its_rows(tmp_path):
+    from bridge.ingest import prepare, store_batch
+    from bridge.models import decompress
+
+    app = _app(tmp_path)
+    with app.app_context():
+        items = [
+            prepare("gender", _obs("M"), idempotency_key="r1", make_response=lambda r, t, s: b"ack " + s.encode()),
+            prepare("gender", _obs("X"), idempotency_key="r2", make_response=lambda r, t, s: b"ack " + s.encode()),
+        ]
+        queued, rejected = store_batch(items)
+    with get_db(app).session() as s:
+        row = s.get(Transaction, queued.transaction_id)
+        assert (row.channel, row.source_format, row.target_format) == ("gender", "fhir+json", "fhir+json")
+        assert (row.idempotency_key, row.content_hash) == ("r1", items[0].digest)
+        assert decompress(row.raw_z) == _obs("M") and decompress(row.response_z) == b"ack accepted"
+        assert json.loads(decompress(row.output_z)) == json.loads(queued.output)
+        assert [h["status"] for h in row.status_history] == ["received", "accepted", "queued"]
+        assert row.mappings_used["administrative-gender"]["version"] == "1.0.0"
+        assert row.created_at is not None and row.updated_at is not None and row.duplicate_count == 0
+        assert row.flags == [] and "decode" in row.timings_ms and row.outcome["resourceType"] == "OperationOutcome"
+        other = s.get(Transaction, rejected.transaction_id)
+        assert other.status == "rejected" and other.output_z is None
+        assert s.scalars(select(OutboxEntry)).one().transaction_id == queued.transaction_id
