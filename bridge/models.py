@@ -49,7 +49,8 @@ def new_id() -> str:
 
 
 def compress(data: bytes | None) -> bytes | None:
-    return None if data is None else zlib.compress(data, 6)
+    # level 3: about twice as fast as 6 on FHIR JSON for ~15 % more bytes (compression runs per message)
+    return None if data is None else zlib.compress(data, 3)
 
 
 def decompress(data: bytes | None) -> bytes | None:
