@@ -57,6 +57,11 @@ class Check:
             details["expression"] = [at]
         self.issues.append(make_issue(severity, code, text, **details))
 
+    def flag_unknown_system(self, err: TxError, path: str) -> None:
+        """The error issue for a code system (or version) the server does not have."""
+        self.flag("error", "not-found", err.message, tx_type="not-found", message_id=err.message_id,
+                  at=_expr(path, "system"))  # fmt: skip
+
     def fail(self, code: str, text: str, *, at: str | None = None, **details: Any) -> None:
         """The coding is not valid: record an error issue and mark the check failed."""
         self.ok = False
@@ -171,14 +176,7 @@ def _check_in_vs(
         )
         if ws.code_system(hint.system, asked) is None:
             err = unknown_system(hint.system, asked, ws.code_system_versions(hint.system))
-            check.flag(
-                "error",
-                "not-found",
-                err.message,
-                tx_type="not-found",
-                message_id=err.message_id,
-                at=_expr(path, "system"),
-            )
+            check.flag_unknown_system(err, path)
             check.unknown_system = f"{hint.system}|{asked}"
     if soft and not check.unknown_system:
         check.ok = False
@@ -431,14 +429,7 @@ def _check_coding(
             return check
         check.unknown_system = check.system
         err = unknown_system(check.system, check.version, ws.code_system_versions(check.system))
-        check.flag(
-            "error",
-            "not-found",
-            err.message,
-            tx_type="not-found",
-            message_id=err.message_id,
-            at=_expr(path, "system"),
-        )
+        check.flag_unknown_system(err, path)
         return check
     check.cs = cs
     concept = cs.get(check.code or "")
