@@ -37,6 +37,7 @@ through the IG Relationship map, -36 language); the patient's own GT1 (SEL) is m
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from adapters.bpjs.fhirutil import CS, SYS
 from adapters.hl7v2.builder import BuilderBase, num
@@ -154,30 +155,40 @@ class InsuranceMixin(BuilderBase):
     def guarantor(self, seg: Seg) -> Json | None:
         """GT1-2/-19 ids, -12 social security number, -3 name, -5 address, -6/-7 home/work phones,
         -8 birth date, -9 sex, -11 relationship (IG Relationship map), -36 language."""
-        assert self.patient is not None
         s, w = self.scope, self.where
         idents = [self.typed(cx(r, s, w(seg, f))) for f in (2, 19) for r in seg.reps(f)]
         idents += [self.social_security(seg.v(12), w(seg, 12))] if seg.v(12) else []
-        found = [i for i in idents if i]
         names = [xpn(r, s, w(seg, 3)) for r in seg.reps(3)]
-        if not found and not any(names):
+
+        def details() -> Json:
+            return {
+                "relationship": [self.insured_relationship(seg.rep(11), w(seg, 11))],
+                "address": [xad(r, s, w(seg, 5)) for r in seg.reps(5)],
+                "telecom": [xtn(r, use, s, w(seg, f)) for f, use in ((6, "home"), (7, "work")) for r in seg.reps(f)],
+                "birthDate": date_only(seg.v(8), s, w(seg, 8)),
+                "gender": mapped_code(s, "administrative-gender", "0001", seg.v(9), w(seg, 9))[0],
+                **self.preferred_language(self.table_concept(seg.rep(36), "v2-0296-to-bcp47-language", "0296",
+                                                             w(seg, 36))),
+            }  # fmt: skip
+
+        fallback = f"{seg.v(3)}|{seg.v(3, 2)}|{seg.v(8)}"
+        return self.person_of_patient("guarantor", idents, names, fallback, details)
+
+    def person_of_patient(self, role: str, idents: list[Json | None], names: list[Json | None], fallback: str,
+                       details: Callable[[], Json]) -> Json | None:  # fmt: skip
+        """A RelatedPerson of the patient (guarantor, insured) if it has an identifier or a name; its id comes
+        from ``role`` and its first identifier (else ``fallback``: name and birth date). ``details`` is only
+        evaluated for a person that is made, so an empty segment reports nothing."""
+        found = [i for i in idents if i]
+        if not self.patient or (not found and not any(names)):
             return None
-        key = f"{found[0]['system']}|{found[0]['value']}" if found else f"{seg.v(3)}|{seg.v(3, 2)}|{seg.v(8)}"
-        sex, _ = mapped_code(s, "administrative-gender", "0001", seg.v(9), w(seg, 9))
-        language = self.table_concept(seg.rep(36), "v2-0296-to-bcp47-language", "0296", w(seg, 36))
-        return {
-            "resourceType": "RelatedPerson",
-            "id": resource_id("RelatedPerson", self.patient, f"guarantor|{key}"),
-            "patient": self.subject(),
-            "identifier": found,
-            "name": names,
-            "relationship": [self.insured_relationship(seg.rep(11), w(seg, 11))],
-            "address": [xad(r, s, w(seg, 5)) for r in seg.reps(5)],
-            "telecom": [xtn(r, use, s, w(seg, f)) for f, use in ((6, "home"), (7, "work")) for r in seg.reps(f)],
-            "birthDate": date_only(seg.v(8), s, w(seg, 8)),
-            "gender": sex,
-            "communication": [{"language": language, "preferred": True}] if language else [],
-        }
+        key = f"{found[0]['system']}|{found[0]['value']}" if found else fallback
+        return {"resourceType": "RelatedPerson", "id": resource_id("RelatedPerson", self.patient, f"{role}|{key}"),
+                "patient": self.subject(), "identifier": found, "name": names, **details()}  # fmt: skip
+
+    @staticmethod
+    def preferred_language(language: Json | None) -> Json:
+        return {"communication": [{"language": language, "preferred": True}]} if language else {}
 
     def insurance_in2(self, in1: Seg) -> Seg | None:
         """The IN2 of this insurance group: the segment right after IN1 (INSURANCE = IN1 [IN2] [{IN3}])."""
@@ -309,32 +320,25 @@ class InsuranceMixin(BuilderBase):
     def insured(self, seg: Seg, in2: Seg | None) -> Json | None:
         """The insured who is not the patient: IN1-16 name, -17 relationship, -18 birth date, -19 address,
         -43 sex, -49 ids; IN2-1 employee id, IN2-2 social security number, IN2-34 language, IN2-63 phone."""
-        assert self.patient is not None
         s, w = self.scope, self.where
         idents = [self.typed(cx(r, s, w(seg, 49))) for r in seg.reps(49)]
         if in2 is not None:
             idents += [self.typed(cx(r, s, w(in2, 1))) for r in in2.reps(1)]
             idents += [self.social_security(in2.v(2), w(in2, 2))] if in2.v(2) else []
-        found = [i for i in idents if i]
         names = [xpn(r, s, w(seg, 16)) for r in seg.reps(16)]
-        if not found and not any(names):
-            return None
-        key = f"{found[0]['system']}|{found[0]['value']}" if found else f"{seg.v(16)}|{seg.v(16, 2)}|{seg.v(18)}"
-        sex, _ = mapped_code(s, "administrative-gender", "0001", seg.v(43), w(seg, 43))
-        language = self.insured_language(in2)
-        return {
-            "resourceType": "RelatedPerson",
-            "id": resource_id("RelatedPerson", self.patient, f"insured|{key}"),
-            "patient": self.subject(),
-            "identifier": found,
-            "name": names,
-            "relationship": [self.insured_relationship(seg.rep(17), w(seg, 17))],
-            "birthDate": date_only(seg.v(18), s, w(seg, 18)),
-            "address": [xad(r, s, w(seg, 19)) for r in seg.reps(19)],
-            "gender": sex,
-            "telecom": [xtn(r, "home", s, w(in2, 63)) for r in in2.reps(63)] if in2 is not None else [],
-            "communication": [{"language": language, "preferred": True}] if language else [],
-        }
+
+        def details() -> Json:
+            return {
+                "relationship": [self.insured_relationship(seg.rep(17), w(seg, 17))],
+                "birthDate": date_only(seg.v(18), s, w(seg, 18)),
+                "address": [xad(r, s, w(seg, 19)) for r in seg.reps(19)],
+                "gender": mapped_code(s, "administrative-gender", "0001", seg.v(43), w(seg, 43))[0],
+                "telecom": [xtn(r, "home", s, w(in2, 63)) for r in in2.reps(63)] if in2 is not None else [],
+                **self.preferred_language(self.insured_language(in2)),
+            }
+
+        fallback = f"{seg.v(16)}|{seg.v(16, 2)}|{seg.v(18)}"
+        return self.person_of_patient("insured", idents, names, fallback, details)
 
     def social_security(self, value: str, where: str) -> Json:
         """IN2-2: type SB outside the US (as PID-19), in the configured system."""
